@@ -1,0 +1,18 @@
+# The two commands of the README: `make run` and `make test`.
+export HF_HUB_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: run test bench
+
+run:  ## install if needed, index the sample articles, start the app on 127.0.0.1:7860
+	bash scripts/setup.sh
+	.venv/bin/qa ingest data/sample
+	.venv/bin/qa serve
+
+test:  ## install if needed (with test tools and chromium), run the whole test suite
+	bash scripts/setup.sh --test
+	.venv/bin/python -m pytest
+
+bench:  ## quality and speed figures against the LlamaIndex baseline
+	bash scripts/setup.sh
+	.venv/bin/python bench/realtimeqa.py

@@ -1,0 +1,1 @@
+"""Turning articles into indexed sentences: load, find junk, split, attribute speakers, embed, store."""

@@ -1,0 +1,270 @@
+"""Articles and the loaders that read them from files, folders and JSON exports.
+
+A loader never edits text: the stored ``Article.text`` is exactly what was read
+(for HTML, exactly what the extractor returned), so every sentence offset can be
+checked against it. Bad input becomes a ``Skipped`` item naming the file and the
+problem; it never stops the rest of a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Iterable, Iterator, Union
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""Largest file (or JSONL line) accepted; bigger ones are skipped with a message."""
+
+
+@dataclass
+class Article:
+    """One news article, as read. ``text`` is never modified after loading."""
+
+    doc_id: str
+    text: str
+    title: str = ""
+    source: str = ""
+    url: str = ""
+    published: str = ""  # ISO date, YYYY-MM-DD, or ""
+    authors: list[str] = field(default_factory=list)
+    origin: str = ""  # where it was read from (path, or path:line); a changed origin replaces its old article
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.title, self.text, self.url, self.published)
+
+
+@dataclass
+class Skipped:
+    """An input item that was not loaded, with the reason in one line."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+Loaded = Union[Article, Skipped]
+
+
+class LoadError(ValueError):
+    """A file that cannot be read as an article; the message names the file."""
+
+
+def content_hash(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def derive_doc_id(text: str) -> str:
+    """A stable id for an article that came without one: a hash of its text."""
+    return "doc-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def normalize_date(value: object) -> str:
+    """Return YYYY-MM-DD for ISO-like dates and datetimes, or "" if unknown."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()[:10]
+    match = re.match(r"^\s*(\d{4})-(\d{2})-(\d{2})", str(value))
+    if not match:
+        return ""
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3])).isoformat()
+    except ValueError:
+        return ""
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """Decode UTF-8 text, refusing binary data with a clear message."""
+    if not data.strip():
+        raise LoadError(f"{where}: empty file")
+    if b"\x00" in data[:8192]:
+        raise LoadError(f"{where}: binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LoadError(
+            f"{where}: not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+
+
+def title_from_text(text: str) -> str:
+    """The first non-empty line, without Markdown heading marks."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip().lstrip("#").strip()
+    return ""
+
+
+def article_from_record(record: object, where: str, origin: str, default_source: str) -> Article:
+    """Build an Article from one JSON object with fields id, url, title, text, authors, published."""
+    if not isinstance(record, dict):
+        raise LoadError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise LoadError(f"{where}: article has no text (field 'text' is missing or empty)")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise LoadError(f"{where}: article text is larger than {MAX_FILE_BYTES // 2**20} MB")
+    given_id = record.get("id")
+    doc_id = str(given_id).strip() if given_id not in (None, "") else derive_doc_id(text)
+    authors = record.get("authors") or []
+    if isinstance(authors, str):
+        authors = [authors]
+    url = str(record.get("url") or "")
+    title = record.get("title")
+    return Article(
+        doc_id=doc_id,
+        text=text,
+        title=str(title).strip() if title else title_from_text(text),
+        source=url or default_source,
+        url=url,
+        published=normalize_date(record.get("published")),
+        authors=[str(a) for a in authors if a],
+        origin=origin if given_id in (None, "") else f"id:{doc_id}",
+    )
+
+
+def load_text_file(path: Path, data: bytes) -> Article:
+    text = decode_text(data, str(path))
+    if not text.strip():
+        raise LoadError(f"{path}: empty file")
+    return Article(
+        doc_id=derive_doc_id(text),
+        text=text,
+        title=title_from_text(text),
+        source=str(path),
+        origin=str(path),
+    )
+
+
+def load_html_file(path: Path, data: bytes) -> Article:
+    import trafilatura  # imported here: only HTML input pays for it
+
+    html = decode_text(data, str(path))
+    extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    text = getattr(extracted, "text", None) or ""
+    if not text.strip():
+        raise LoadError(f"{path}: no article text found in the HTML")
+    title = (getattr(extracted, "title", None) or "").strip()
+    if title and not text.lstrip().startswith(title):
+        # The headline is a sentence of its own; keep it in the stored text.
+        text = f"{title}\n\n{text}"
+    url = getattr(extracted, "url", None) or ""
+    author = getattr(extracted, "author", None) or ""
+    return Article(
+        doc_id=derive_doc_id(text),
+        text=text,
+        title=title or title_from_text(text),
+        source=url or str(path),
+        url=url,
+        published=normalize_date(getattr(extracted, "date", None)),
+        authors=[a.strip() for a in author.split(";") if a.strip()],
+        origin=str(path),
+    )
+
+
+def load_json_file(path: Path, data: bytes) -> Iterator[Loaded]:
+    text = decode_text(data, str(path))
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield Skipped(str(path), f"malformed JSON at line {exc.lineno}: {exc.msg}")
+        return
+    records = parsed if isinstance(parsed, list) else [parsed]
+    for number, record in enumerate(records, start=1):
+        where = f"{path}[{number}]" if isinstance(parsed, list) else str(path)
+        try:
+            yield article_from_record(record, where, f"{path}:{number}", str(path))
+        except LoadError as exc:
+            yield Skipped(where, str(exc).removeprefix(where + ": "))
+
+
+def load_jsonl_file(path: Path) -> Iterator[Loaded]:
+    """Stream a JSONL export line by line, so a large file never sits in memory whole."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path}:{number}"
+            if not raw.strip():
+                continue
+            if len(raw) > MAX_FILE_BYTES:
+                yield Skipped(where, f"line is larger than {MAX_FILE_BYTES // 2**20} MB")
+                continue
+            try:
+                line = raw.decode("utf-8")
+                record = json.loads(line)
+                yield article_from_record(record, where, where, str(path))
+            except UnicodeDecodeError as exc:
+                yield Skipped(where, f"not UTF-8 text (invalid byte at column {exc.start + 1})")
+            except json.JSONDecodeError as exc:
+                yield Skipped(where, f"malformed JSON: {exc.msg} (column {exc.colno})")
+            except LoadError as exc:
+                yield Skipped(where, str(exc).removeprefix(where + ": "))
+
+
+def load_file(path: Path) -> Iterator[Loaded]:
+    """Load one file into articles; problems come back as Skipped items."""
+    suffix = path.suffix.lower()
+    where = str(path)
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield Skipped(where, f"unsupported file type '{suffix or path.name}' (use {', '.join(SUPPORTED_SUFFIXES)})")
+        return
+    try:
+        size = path.stat().st_size
+        if suffix == ".jsonl":
+            if size == 0:
+                raise LoadError(f"{where}: empty file")
+            yield from load_jsonl_file(path)
+            return
+        if size > MAX_FILE_BYTES:
+            raise LoadError(f"{where}: file is {size / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit")
+        data = path.read_bytes()
+        if suffix == ".json":
+            yield from load_json_file(path, data)
+        elif suffix in (".html", ".htm"):
+            yield load_html_file(path, data)
+        else:
+            yield load_text_file(path, data)
+    except LoadError as exc:
+        yield Skipped(where, str(exc).removeprefix(where + ": "))
+    except OSError as exc:
+        yield Skipped(where, f"cannot read file ({exc.strerror or exc})")
+
+
+def iter_files(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[Union[Path, Skipped]]:
+    """Expand files and folders (recursively, in name order, hidden entries skipped)."""
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith("."):
+                        continue
+                    child = Path(root) / name
+                    if child.suffix.lower() in SUPPORTED_SUFFIXES:
+                        yield child.resolve()
+        elif path.is_file():
+            yield path.resolve()
+        else:
+            yield Skipped(str(path), "no such file or folder")
+
+
+def load_paths(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[Loaded]:
+    """Yield an Article or a Skipped for every input item under ``paths``."""
+    for item in iter_files(paths):
+        if isinstance(item, Skipped):
+            yield item
+        else:
+            yield from load_file(item)

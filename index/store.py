@@ -1,0 +1,250 @@
+"""Chroma storage for articles and their sentences, embedded or on a Chroma server.
+
+Two collections: ``qa_articles`` holds each article's full text and metadata (it
+doubles as the manifest), ``qa_sentences`` holds one llama-index ``TextNode`` per
+sentence with its embedding and exact offsets. An article is written in three
+steps (record marked ``writing``, sentences, record marked ``ready``), so a crash
+leaves a detectable half-written article that ``repair()`` drops.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+
+from index.articles import Article
+from index.sentences import Sentence
+
+ARTICLES = "qa_articles"
+SENTENCES = "qa_sentences"
+DEFAULT_STORE = ".qa-store"
+WRITING, READY = "writing", "ready"
+
+
+def default_store_path() -> str:
+    return os.environ.get("QA_STORE") or DEFAULT_STORE
+
+
+def published_day(published: str) -> int:
+    """YYYY-MM-DD as the integer YYYYMMDD, since Chroma compares only numbers; 0 when unknown."""
+    return int(published.replace("-", "")) if published else 0
+
+
+@dataclass
+class StoredSentence:
+    """A sentence as retrieved from the store, with its similarity to a query when known."""
+
+    node_id: str
+    doc_id: str
+    position: int
+    start: int
+    end: int
+    text: str
+    kind: str
+    speaker: str
+    score: float = 0.0
+    embedding: Optional[np.ndarray] = None
+
+
+class Store:
+    """Articles and sentence vectors in Chroma (``PersistentClient`` or ``HttpClient``)."""
+
+    def __init__(self, path: Optional[str] = None, host: Optional[str] = None, port: Optional[int] = None):
+        import chromadb
+        from chromadb.config import Settings
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        settings = Settings(anonymized_telemetry=False)
+        if host:
+            self.location = f"chroma://{host}:{port or 8000}"
+            self.client = chromadb.HttpClient(host=host, port=int(port or 8000), settings=settings)
+        else:
+            self.path = Path(path or default_store_path())
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.location = str(self.path)
+            self.client = chromadb.PersistentClient(path=str(self.path), settings=settings)
+        space = {"hnsw": {"space": "cosine"}}
+        # Embeddings are always passed in: Chroma's own embedding function would download a model.
+        self.articles = self.client.get_or_create_collection(ARTICLES, configuration=space)
+        self.sentences = self.client.get_or_create_collection(SENTENCES, configuration=space)
+        self.vectors = ChromaVectorStore(chroma_collection=self.sentences)
+
+    # --- articles -------------------------------------------------------
+
+    def article_meta(self, doc_id: str) -> Optional[dict]:
+        got = self.articles.get(ids=[doc_id], include=["metadatas"])
+        return got["metadatas"][0] if got["ids"] else None
+
+    def article(self, doc_id: str) -> Optional[Article]:
+        """The full article, or None if unknown or not completely written."""
+        got = self.articles.get(ids=[doc_id], include=["metadatas", "documents"])
+        if not got["ids"] or got["metadatas"][0].get("state") != READY:
+            return None
+        return _article_from(doc_id, got["documents"][0], got["metadatas"][0])
+
+    def article_list(self) -> list[dict]:
+        """Metadata of every completely written article, with its ``doc_id``."""
+        rows = []
+        for doc_id, meta in self._iter_rows(self.articles, ["metadatas"]):
+            if meta.get("state") == READY:
+                rows.append({"doc_id": doc_id, **meta})
+        return rows
+
+    def ready_ids(self) -> set[str]:
+        got = self.articles.get(where={"state": READY}, include=[])
+        return set(got["ids"])
+
+    def doc_ids_with_origin(self, origin: str) -> list[str]:
+        return self.articles.get(where={"origin": origin}, include=[])["ids"]
+
+    def write_article(self, article: Article, sentences: list[Sentence], embeddings: np.ndarray) -> None:
+        """Store an article and its sentences; readers see it only once it is complete."""
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        doc_vector = embeddings.mean(axis=0) if len(embeddings) else np.ones(embeddings.shape[1])
+        doc_vector = doc_vector / (np.linalg.norm(doc_vector) or 1.0)
+        meta = {
+            "title": article.title,
+            "source": article.source,
+            "url": article.url,
+            "published": article.published,
+            "published_day": published_day(article.published),
+            "authors": "; ".join(article.authors),
+            "origin": article.origin,
+            "content_hash": article.content_hash,
+            "sentences": len(sentences),
+            "ingested_at": time.time(),
+        }
+        self.articles.upsert(
+            ids=[article.doc_id],
+            documents=[article.text],
+            metadatas=[{**meta, "state": WRITING}],
+            embeddings=[doc_vector.tolist()],
+        )
+        nodes = []
+        for sentence, vector in zip(sentences, embeddings):
+            node = TextNode(
+                id_=sentence.node_id,
+                text=sentence.text,
+                start_char_idx=sentence.start,
+                end_char_idx=sentence.end,
+                embedding=vector.tolist(),
+                metadata={
+                    "doc_id": article.doc_id,
+                    "position": sentence.position,
+                    "start": sentence.start,
+                    "end": sentence.end,
+                    "kind": sentence.kind,
+                    "speaker": sentence.speaker,
+                    "source": article.source,
+                    "published_day": meta["published_day"],
+                },
+            )
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=article.doc_id)
+            nodes.append(node)
+        if nodes:
+            self.vectors.add(nodes)
+        self.articles.update(ids=[article.doc_id], metadatas=[{**meta, "state": READY}])
+
+    def remove(self, doc_id: str) -> bool:
+        """Delete an article and all its sentences; False if it was not there."""
+        known = bool(self.articles.get(ids=[doc_id], include=[])["ids"])
+        # Mark first, so a crash half-way leaves a record that repair() finishes off.
+        if known:
+            self.articles.update(ids=[doc_id], metadatas=[{"state": WRITING}])
+        self.sentences.delete(where={"doc_id": doc_id})
+        if known:
+            self.articles.delete(ids=[doc_id])
+        return known
+
+    def repair(self) -> list[str]:
+        """Drop articles left half-written by a crash; returns their ids."""
+        broken = self.articles.get(where={"state": WRITING}, include=[])["ids"]
+        for doc_id in broken:
+            self.remove(doc_id)
+        return broken
+
+    # --- sentences ------------------------------------------------------
+
+    def sentence_count(self) -> int:
+        return self.sentences.count()
+
+    def iter_sentences(self) -> Iterator[tuple[str, str, dict]]:
+        """(node_id, text, metadata) of every stored sentence, paged."""
+        for node_id, (text, meta) in self._iter_rows(self.sentences, ["documents", "metadatas"]):
+            yield node_id, text, meta
+
+    def search(self, vector: np.ndarray, k: int, where: Optional[dict] = None) -> list[StoredSentence]:
+        """The ``k`` sentences nearest to ``vector`` by cosine similarity."""
+        count = self.sentences.count()
+        if count == 0:
+            return []
+        got = self.sentences.query(
+            query_embeddings=[vector.tolist()],
+            n_results=min(k, count),
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            _stored(node_id, text, meta, score=1.0 - distance)
+            for node_id, text, meta, distance in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
+            )
+        ]
+
+    def get_sentences(self, node_ids: list[str], with_embeddings: bool = False) -> dict[str, StoredSentence]:
+        if not node_ids:
+            return {}
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        got = self.sentences.get(ids=list(node_ids), include=include)
+        embeddings = got.get("embeddings") if with_embeddings else None
+        result = {}
+        for i, node_id in enumerate(got["ids"]):
+            vector = np.asarray(embeddings[i], dtype=np.float32) if embeddings is not None else None
+            result[node_id] = _stored(node_id, got["documents"][i], got["metadatas"][i], embedding=vector)
+        return result
+
+    def _iter_rows(self, collection, include: list[str], page: int = 5000):
+        offset = 0
+        while True:
+            got = collection.get(include=include, limit=page, offset=offset)
+            if not got["ids"]:
+                return
+            columns = [got[field] for field in include]
+            for i, row_id in enumerate(got["ids"]):
+                values = tuple(column[i] for column in columns)
+                yield row_id, (values if len(values) > 1 else values[0])
+            offset += len(got["ids"])
+
+
+def _stored(node_id: str, text: str, meta: dict, score: float = 0.0, embedding=None) -> StoredSentence:
+    return StoredSentence(
+        node_id=node_id,
+        doc_id=meta["doc_id"],
+        position=int(meta["position"]),
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        text=text,
+        kind=meta.get("kind", "body"),
+        speaker=meta.get("speaker", ""),
+        score=score,
+        embedding=embedding,
+    )
+
+
+def _article_from(doc_id: str, text: str, meta: dict) -> Article:
+    return Article(
+        doc_id=doc_id,
+        text=text,
+        title=meta.get("title", ""),
+        source=meta.get("source", ""),
+        url=meta.get("url", ""),
+        published=meta.get("published", ""),
+        authors=[a for a in meta.get("authors", "").split("; ") if a],
+        origin=meta.get("origin", ""),
+    )

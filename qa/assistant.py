@@ -1,0 +1,142 @@
+"""``Assistant``: the one object the CLI, the web app and Python callers all use."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Iterable, Optional, Union
+
+from index.articles import Article
+from index.embedder import Embedder, shared_embedder
+from index.ingest import IngestReport, Progress, ingest
+from index.store import Store
+from qa.answer import Answer, Citation
+from qa.question import analyze, resolve_followup
+from qa.retrieve import Filters, Retriever
+from qa.select import Tuning, order_for_reading, select
+
+NOT_FOUND = "Not found in these articles."
+
+
+class Assistant:
+    """Answers questions about a set of news articles with exact, cited sentences.
+
+    >>> a = Assistant(store=".qa-store")            # or Assistant(chroma_host="127.0.0.1", chroma_port=8000)
+    >>> a.ingest(["articles/"])                     # IngestReport: added / unchanged / replaced / skipped
+    >>> a.ask("What did Netanyahu say about Rafah?").citations
+    """
+
+    def __init__(
+        self,
+        store: Optional[Union[str, os.PathLike]] = None,
+        chroma_host: Optional[str] = None,
+        chroma_port: Optional[int] = None,
+        embedder: Optional[Embedder] = None,
+        tuning: Optional[Tuning] = None,
+    ):
+        self.store = Store(path=str(store) if store else None, host=chroma_host, port=chroma_port)
+        self.repaired = self.store.repair()  # drop articles a crash left half-written
+        self._embedder = embedder
+        self.tuning = tuning or Tuning()
+        self._retriever: Optional[Retriever] = None
+        self._write_lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = shared_embedder()
+        return self._embedder
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(self.store, self.embedder)
+        return self._retriever
+
+    # --- library ----------------------------------------------------------
+
+    def ingest(self, paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]], progress: Optional[Progress] = None) -> IngestReport:
+        """Index files and folders; ingesting the same input twice adds nothing."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        with self._write_lock:
+            report = ingest(self.store, self.embedder, paths, progress=progress)
+        self.retriever.invalidate()
+        return report
+
+    def remove(self, doc_id: str) -> bool:
+        with self._write_lock:
+            removed = self.store.remove(doc_id)
+        self.retriever.invalidate()
+        return removed
+
+    def article(self, doc_id: str) -> Optional[Article]:
+        return self.store.article(doc_id)
+
+    def articles(self) -> list[dict]:
+        return sorted(self.store.article_list(), key=lambda m: (m.get("published", ""), m.get("title", "")))
+
+    # --- questions ----------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        history: Optional[list[str]] = None,
+        sources: Optional[list[str]] = None,
+        published_from: str = "",
+        published_to: str = "",
+    ) -> Answer:
+        """Answer ``question`` (a follow-up to the earlier questions in ``history``) from the articles."""
+        question = (question or "").strip()
+        filters = Filters(list(sources or []), published_from, published_to)
+        resolved, used_history = resolve_followup(question, history)
+        analysis = analyze(resolved)
+        exclude: set[tuple[str, int]] = set()
+        if analysis.wants_more and history:
+            # "What else…": leave out what the earlier answer already cited.
+            earlier = self.ask(history[-1], history[:-1], sources, published_from, published_to)
+            exclude = {(c.doc_id, c.start) for c in earlier.citations}
+        if not question:
+            return Answer(question, NOT_FOUND, True, resolved_question=resolved)
+        retriever = self.retriever
+        lexical = retriever.lexical
+        candidates = retriever.candidates(analysis.text, analysis.terms, filters)
+        groups, reason = select(
+            analysis,
+            candidates,
+            idf=lexical.idf,
+            known=lambda t: t in lexical.document_frequency,
+            tuning=self.tuning,
+            exclude=exclude,
+        )
+        if not groups:
+            return Answer(question, NOT_FOUND, True, resolved_question=resolved)
+        return self._compose(question, resolved, order_for_reading(groups))
+
+    def _compose(self, question: str, resolved: str, groups) -> Answer:
+        metas = {}
+        citations: list[Citation] = []
+        parts = []
+        for marker, group in enumerate(groups, start=1):
+            parts.append(f"{group[0].candidate.sentence.text} [{marker}]")
+            for item in group:
+                s = item.candidate.sentence
+                if s.doc_id not in metas:
+                    metas[s.doc_id] = self.store.article_meta(s.doc_id) or {}
+                meta = metas[s.doc_id]
+                citations.append(
+                    Citation(
+                        marker=marker,
+                        doc_id=s.doc_id,
+                        source=meta.get("source", ""),
+                        title=meta.get("title", ""),
+                        published=meta.get("published", ""),
+                        start=s.start,
+                        end=s.end,
+                        text=s.text,
+                        score=round(item.score, 4),
+                        url=meta.get("url", ""),
+                        speaker=s.speaker,
+                    )
+                )
+        return Answer(question, " ".join(parts), False, citations, resolved_question=resolved)

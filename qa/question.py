@@ -1,0 +1,136 @@
+"""Question analysis and follow-up resolution: pure functions over text.
+
+``analyze`` finds what kind of answer a question wants (a person, a date, a place, a
+number, someone's words) and which terms it hinges on. ``resolve_followup`` turns
+"What else did he say?" into a standalone question using the earlier questions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from index.speakers import NAME
+from index.terms import STOPWORDS, stem, terms, words
+
+WHO, WHEN, WHERE, HOW_MANY, SAID, WHAT = "who", "when", "where", "how_many", "said", "what"
+
+_SAY = (
+    r"say|said|tell|told|think|claim|promise|pledge|vow|announce|declare|write|post|tweet|"
+    r"warn|insist|argue|state|reveal|stress|emphasi[sz]e|reiterate|add"
+)
+_SAID = re.compile(
+    rf"^\s*(?:what|how)\s+(?:did|does|do|has|have|had|is|was)\s+(?P<who>.+?)\s+(?:{_SAY})(?:ed|s|d)?\b"
+    rf"(?:\s+(?:about|on|regarding|of|concerning|to|in\s+response\s+to)\b)?(?P<topic>.*)$",
+    re.IGNORECASE,
+)
+_SAID_ALT = re.compile(
+    rf"^\s*(?:what|which)\s+(?:comments?|remarks?|statements?|words?)\s+(?:did|has|have)\s+(?P<who>.+?)\s+"
+    rf"(?:make|made|give|issue)\b(?:\s+(?:about|on|regarding)\b)?(?P<topic>.*)$",
+    re.IGNORECASE,
+)
+_REACT = re.compile(
+    r"^\s*how\s+(?:did|does|has)\s+(?P<who>.+?)\s+(?:respond|react|reply)\w*\b(?:\s+to\b)?(?P<topic>.*)$",
+    re.IGNORECASE,
+)
+_KIND_RULES = [
+    (HOW_MANY, re.compile(r"\bhow\s+(?:many|much|long|old|far|often)\b|\bwhat\s+(?:number|percentage|share|amount|sum|price)\b", re.I)),
+    (WHEN, re.compile(r"^\s*(?:when\b|what\s+(?:day|date|time|year|month|week)\b|(?:on|in|at|since)\s+which\s+(?:day|date|year|month|time)\b|at\s+what\s+time\b)", re.I)),
+    (WHERE, re.compile(r"^\s*(?:where\b|in\s+which\s+(?:city|country|state|town|place|region|county)\b|what\s+(?:city|country|state|town|place|region|continent|county)\b|which\s+(?:city|country|state|town|place|region|continent|county)\b)", re.I)),
+    (WHO, re.compile(r"\bwho(?:m|se)?\b|\bwhich\s+(?:person|official|leader|president|minister|player|company|group|team|organi[sz]ation|agency)\b", re.I)),
+]
+# Words that frame a question but say nothing about its subject.
+QUESTION_WORDS = frozenset(
+    stem(w)
+    for w in """what which who whom whose when where why how many much did does do say said tell told
+    according recently week this year today yesterday ago new news article articles report reported
+    mention mentioned""".split()
+)
+_PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|that|this|there|then|those)\b", re.I)
+_ELSE = re.compile(r"\b(?:what|anything|who|where)\s+else\b|\bany\s+other\b|\bmore\s+about\b|^\s*and\b|^\s*what\s+about\b", re.I)
+
+
+@dataclass
+class Question:
+    """A question as the pipeline sees it."""
+
+    text: str
+    kind: str = WHAT
+    speaker: str = ""  # X in "what did X say (about Y)"
+    topic: str = ""  # Y
+    terms: list[str] = field(default_factory=list)  # stemmed content terms, question words removed
+    names: list[str] = field(default_factory=list)  # capitalised names in the question
+    wants_more: bool = False  # "what else…": skip what earlier answers cited
+
+
+def analyze(text: str) -> Question:
+    """Classify a standalone question and pull out its terms, names and speaker."""
+    question = Question(text=text.strip())
+    for pattern in (_SAID, _SAID_ALT, _REACT):
+        match = pattern.match(question.text.rstrip("?"))
+        if match and _looks_like_name(match["who"]):
+            question.kind = SAID
+            question.speaker = _strip_article(match["who"])
+            question.topic = match["topic"].strip(" ?.")
+            break
+    else:
+        for kind, pattern in _KIND_RULES:
+            if pattern.search(question.text):
+                question.kind = kind
+                break
+    question.terms = [t for t in terms(question.text) if t not in QUESTION_WORDS]
+    question.names = _names(question.text)
+    question.wants_more = bool(_ELSE.search(question.text))
+    return question
+
+
+def _strip_article(phrase: str) -> str:
+    return re.sub(r"^(?:the|a|an)\s+", "", phrase.strip(), flags=re.I)
+
+
+def _looks_like_name(phrase: str) -> bool:
+    """A speaker is a name or a noun phrase, never a clause ("the US want to")."""
+    return 0 < len(phrase.split()) <= 6 and not re.search(r"\b(?:that|which|who|to|if)\b", phrase, re.I)
+
+
+def _names(text: str) -> list[str]:
+    found = []
+    for match in re.finditer(NAME, text):
+        name = match.group()
+        first = name.split()[0]
+        if match.start() == 0 or text[: match.start()].rstrip().endswith(("?", ".", "!")):
+            # A capital at the start is grammar, not a name, unless more capitals follow.
+            if len(name.split()) == 1 or first.lower() in STOPWORDS or first.lower() in {"what", "which", "who", "when", "where", "how"}:
+                rest = name.split()[1:]
+                if not rest:
+                    continue
+                name = " ".join(rest)
+        found.append(name)
+    return found
+
+
+def resolve_followup(question: str, history: list[str] | None) -> tuple[str, bool]:
+    """Rewrite a follow-up as a standalone question; returns (text, whether it used the history).
+
+    Pronouns take the person (or topic) of the latest earlier question; "what else" and
+    bare "and …?" questions inherit its subject.
+    """
+    history = [h for h in (history or []) if h and h.strip()]
+    if not history:
+        return question, False
+    previous_text, _ = resolve_followup(history[-1], history[:-1])
+    previous = analyze(previous_text)
+    current = analyze(question)
+    has_pronoun = bool(_PRONOUNS.search(question))
+    if not has_pronoun and not current.wants_more and len(current.terms) >= 2:
+        return question, False
+    person = previous.speaker or (previous.names[0] if previous.names else "")
+    resolved = question
+    if person:
+        resolved = re.sub(r"\b(?:he|she)\b", person, resolved, flags=re.I)
+        resolved = re.sub(r"\b(?:him|her)\b(?=\s*[?.!,]|\s+(?:about|on|to|that|when)\b|$)", person, resolved, flags=re.I)
+        resolved = re.sub(r"\b(?:his|her)\b", person + "'s", resolved, flags=re.I)
+    topic = previous.topic or " ".join(w for w in words(previous_text) if w not in STOPWORDS)
+    if current.wants_more or re.search(r"\b(?:that|this|it|there|then)\b", question, re.I) or len(current.terms) < 2:
+        resolved = f"{resolved.rstrip(' ?')} (about {topic})?" if topic else resolved
+    return resolved, resolved != question

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create .venv/ and install the project into it, once; later runs return at once.
+# The CPU build of torch goes in first, so nothing pulls a multi-GB CUDA build.
+# With --test it also installs what the tests need: pytest & co. and Debian's chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+stamp=".venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)-$want_test"
+if [ ! -f "$stamp" ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -c constraints.txt torch==2.13.0
+    if [ "$want_test" = 1 ]; then
+        .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test]"
+    else
+        .venv/bin/python -m pip install --quiet -c constraints.txt -e .
+    fi
+    rm -f .venv/.installed-*
+    touch "$stamp"
+fi
+
+if [ "$want_test" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+    echo "Installing Debian's chromium for the browser tests..." >&2
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
