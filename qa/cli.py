@@ -1,0 +1,187 @@
+"""The ``qa`` command: ingest, ask, remove, list articles, serve the app, and evaluate.
+
+A thin shell over ``qa.Assistant``. Errors exit non-zero with one line naming the
+file and the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Optional
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Answer questions about news articles with cited sentences.")
+    where = parser.add_argument_group("store (default: $QA_STORE or .qa-store/)")
+    where.add_argument("--store", metavar="DIR", help="embedded Chroma store directory")
+    where.add_argument("--chroma-host", metavar="HOST", help="use a Chroma server instead (chroma run)")
+    where.add_argument("--chroma-port", metavar="PORT", type=int, default=8000)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="index article files and folders (.txt .md .html .json .jsonl)")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    ask = commands.add_parser("ask", help="ask a question")
+    ask.add_argument("question")
+    ask.add_argument("--history", action="append", default=[], metavar="EARLIER_QUESTION", help="an earlier question of the conversation (repeatable, oldest first)")
+    ask.add_argument("--source", action="append", default=[], help="only articles from this source (repeatable)")
+    ask.add_argument("--from", dest="published_from", default="", metavar="YYYY-MM-DD", help="only articles published on or after")
+    ask.add_argument("--to", dest="published_to", default="", metavar="YYYY-MM-DD", help="only articles published on or before")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    remove = commands.add_parser("remove", help="delete an article by its doc id")
+    remove.add_argument("doc_id")
+
+    articles = commands.add_parser("articles", help="list the indexed articles")
+    articles.add_argument("--json", action="store_true")
+
+    serve = commands.add_parser("serve", help="start the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+
+    evaluate = commands.add_parser("eval", help="score the assistant on a question file (JSONL)")
+    evaluate.add_argument("questions", metavar="QUESTIONS.jsonl")
+    evaluate.add_argument("--articles", nargs="+", metavar="PATH", help="index these into a fresh temporary store first")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    evaluate.add_argument("--min", action="append", default=[], metavar="METRIC=VALUE", help="fail (exit 1) if METRIC is below VALUE")
+    evaluate.add_argument("--max", action="append", default=[], metavar="METRIC=VALUE", help="fail (exit 1) if METRIC is above VALUE")
+    evaluate.add_argument("--misses", type=int, default=20, help="how many misses to list (default 20)")
+    return parser
+
+
+def make_assistant(args: argparse.Namespace, store: Optional[str] = None):
+    from qa.assistant import Assistant
+
+    if args.chroma_host and not store:
+        return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port)
+    return Assistant(store=store or args.store)
+
+
+def progress_bar(description: str):
+    """A tqdm bar on stderr, driven by ingest's progress(done, total) callback."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=description, unit="file", disable=None, file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def cmd_ingest(args) -> int:
+    assistant = make_assistant(args)
+    report = assistant.ingest(args.paths, progress=progress_bar("Ingesting"))
+    for skipped in report.skipped:
+        print(f"qa: skipped {skipped}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**report.counts(), "skipped_items": [str(s) for s in report.skipped]}))
+    else:
+        print(f"{report.summary()} (store: {assistant.store.location})")
+    return 1 if report.skipped else 0
+
+
+def cmd_ask(args) -> int:
+    assistant = make_assistant(args)
+    answer = assistant.ask(args.question, history=args.history, sources=args.source, published_from=args.published_from, published_to=args.published_to)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    seen = set()
+    for c in answer.citations:
+        if (c.marker, c.doc_id) in seen:
+            continue
+        seen.add((c.marker, c.doc_id))
+        print(f"  [{c.marker}] {c.title or c.doc_id} ({c.source}) chars {c.start}-{c.end}")
+    return 0
+
+
+def cmd_remove(args) -> int:
+    assistant = make_assistant(args)
+    if not assistant.remove(args.doc_id):
+        print(f"qa: no article with doc id '{args.doc_id}' in {assistant.store.location}", file=sys.stderr)
+        return 1
+    print(f"removed {args.doc_id}")
+    return 0
+
+
+def cmd_articles(args) -> int:
+    rows = make_assistant(args).articles()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['doc_id']}\t{row.get('published') or '-'}\t{row.get('title', '')}\t{row.get('source', '')}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from qa.web import serve
+
+    serve(make_assistant(args), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from qa.evaluate import check_gates, evaluate, format_report, parse_gates
+
+    gates = parse_gates(args.min, args.max)
+    if args.articles:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
+            assistant = make_assistant(args, store=tmp)
+            report = assistant.ingest(args.articles)
+            for skipped in report.skipped:
+                print(f"qa: skipped {skipped}", file=sys.stderr)
+            result = evaluate(assistant, args.questions, article_paths=args.articles)
+    else:
+        result = evaluate(make_assistant(args), args.questions)
+    if args.json:
+        print(json.dumps(result.metrics))
+    else:
+        print(format_report(result, misses=args.misses))
+    failures = check_gates(result.metrics, gates)
+    for failure in failures:
+        print(f"qa: eval gate failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "ask": cmd_ask,
+    "remove": cmd_remove,
+    "articles": cmd_articles,
+    "serve": cmd_serve,
+    "eval": cmd_eval,
+}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, ValueError) as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a connection refused by a Chroma server and the like: one line, not a traceback
+        print(f"qa: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
