@@ -34,6 +34,7 @@ class Article:
     published: str = ""  # ISO date, YYYY-MM-DD, or ""
     authors: list[str] = field(default_factory=list)
     origin: str = ""  # where it was read from (path, or path:line); a changed origin replaces its old article
+    where: str = ""  # the file (or file:line, file[n]) it was read from, for messages
 
     @property
     def content_hash(self) -> str:
@@ -102,7 +103,7 @@ def decode_text(data: bytes, where: str) -> str:
 
 def title_from_text(text: str) -> str:
     """The first non-empty line, without Markdown heading marks."""
-    for line in text.splitlines():
+    for line in text.lstrip("\ufeff").splitlines():  # a UTF-8 byte-order mark is not part of the title
         if line.strip():
             return line.strip().lstrip("#").strip()
     return ""
@@ -118,7 +119,8 @@ def article_from_record(record: object, where: str, origin: str, default_source:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise LoadError(f"{where}: article text is larger than {MAX_FILE_BYTES // 2**20} MB")
     given_id = record.get("id")
-    doc_id = str(given_id).strip() if given_id not in (None, "") else derive_doc_id(text)
+    given_id = str(given_id).strip() if given_id is not None else ""  # a blank id is no id
+    doc_id = given_id or derive_doc_id(text)
     authors = record.get("authors") or []
     if isinstance(authors, str):
         authors = [authors]
@@ -132,7 +134,8 @@ def article_from_record(record: object, where: str, origin: str, default_source:
         url=url,
         published=normalize_date(record.get("published")),
         authors=[str(a) for a in authors if a],
-        origin=origin if given_id in (None, "") else f"id:{doc_id}",
+        origin=f"id:{doc_id}" if given_id else origin,
+        where=where,
     )
 
 
@@ -146,6 +149,7 @@ def load_text_file(path: Path, data: bytes) -> Article:
         title=title_from_text(text),
         source=str(path),
         origin=str(path),
+        where=str(path),
     )
 
 
@@ -172,6 +176,7 @@ def load_html_file(path: Path, data: bytes) -> Article:
         published=normalize_date(getattr(extracted, "date", None)),
         authors=[a.strip() for a in author.split(";") if a.strip()],
         origin=str(path),
+        where=str(path),
     )
 
 
@@ -183,6 +188,9 @@ def load_json_file(path: Path, data: bytes) -> Iterator[Loaded]:
         yield Skipped(str(path), f"malformed JSON at line {exc.lineno}: {exc.msg}")
         return
     records = parsed if isinstance(parsed, list) else [parsed]
+    if not records:
+        yield Skipped(str(path), "no articles in the file (an empty JSON list)")
+        return
     for number, record in enumerate(records, start=1):
         where = f"{path}[{number}]" if isinstance(parsed, list) else str(path)
         try:
@@ -193,11 +201,13 @@ def load_json_file(path: Path, data: bytes) -> Iterator[Loaded]:
 
 def load_jsonl_file(path: Path) -> Iterator[Loaded]:
     """Stream a JSONL export line by line, so a large file never sits in memory whole."""
+    lines = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             where = f"{path}:{number}"
             if not raw.strip():
                 continue
+            lines += 1
             if len(raw) > MAX_FILE_BYTES:
                 yield Skipped(where, f"line is larger than {MAX_FILE_BYTES // 2**20} MB")
                 continue
@@ -211,6 +221,8 @@ def load_jsonl_file(path: Path) -> Iterator[Loaded]:
                 yield Skipped(where, f"malformed JSON: {exc.msg} (column {exc.colno})")
             except LoadError as exc:
                 yield Skipped(where, str(exc).removeprefix(where + ": "))
+    if not lines:
+        yield Skipped(str(path), "empty file (no JSON lines)")
 
 
 def load_file(path: Path) -> Iterator[Loaded]:
@@ -243,10 +255,16 @@ def load_file(path: Path) -> Iterator[Loaded]:
 
 
 def iter_files(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[Union[Path, Skipped]]:
-    """Expand files and folders (recursively, in name order, hidden entries skipped)."""
+    """Expand files and folders (recursively, in name order, hidden entries skipped).
+
+    A file named twice (or inside two of the given folders) is yielded once; a folder
+    without a single supported file is reported, not silently ignored.
+    """
+    seen: set[Path] = set()
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
+            found = 0
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
@@ -254,9 +272,18 @@ def iter_files(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[Union[Path,
                         continue
                     child = Path(root) / name
                     if child.suffix.lower() in SUPPORTED_SUFFIXES:
-                        yield child.resolve()
+                        found += 1
+                        resolved = child.resolve()
+                        if resolved not in seen:
+                            seen.add(resolved)
+                            yield resolved
+            if not found:
+                yield Skipped(str(path), f"no article files in this folder (looked for {', '.join(SUPPORTED_SUFFIXES)})")
         elif path.is_file():
-            yield path.resolve()
+            resolved = path.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                yield resolved
         else:
             yield Skipped(str(path), "no such file or folder")
 

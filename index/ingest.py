@@ -51,63 +51,90 @@ def ingest(
     progress: Optional[Progress] = None,
     batch_sentences: int = 512,
 ) -> IngestReport:
-    """Ingest files and folders. Idempotent: known content is left alone, changed content replaced."""
+    """Ingest files and folders. Idempotent: known content is left alone, changed content replaced.
+
+    An article read from the same place as an older one (same file, same JSONL line, same
+    id) replaces it. The older one is dropped only at the end, and only if nothing in this
+    ingest still carries it, so moved or reordered content is not re-embedded, and a new
+    version that turns out to be unusable (skipped) never costs the old one.
+    """
     paths = list(paths)
     report = IngestReport()
-    seen: set[str] = set()
-    pending: list[tuple[Article, list[Sentence], str]] = []
+    seen: dict[str, tuple[str, str]] = {}  # doc_id -> (content hash, where it was read)
+    supersedes: dict[str, set[str]] = {}  # new doc_id -> older doc ids read from the same place
+    replaced: set[str] = set()  # doc ids whose own older version was replaced in place
+    written: list[str] = []
+    pending: list[tuple[Article, list[Sentence]]] = []
 
     def flush() -> None:
-        texts = [s.text for _, sentences, _ in pending for s in sentences]
+        texts = [s.text for _, sentences in pending for s in sentences]
         vectors = embedder.encode(texts)
         offset = 0
-        for article, sentences, status in pending:
+        for article, sentences in pending:
             store.write_article(article, sentences, vectors[offset : offset + len(sentences)])
             offset += len(sentences)
-            getattr(report, status).append(article.doc_id)
+            written.append(article.doc_id)
         pending.clear()
 
     files = list(iter_files(paths))
+    if progress and not files:
+        progress(0, 0)
     for done, entry in enumerate(files, start=1):
         items = [entry] if isinstance(entry, Skipped) else load_file(entry)
         for item in items:
             if isinstance(item, Skipped):
                 report.skipped.append(item)
                 continue
-            status = _classify(store, item, seen, report)
-            if status is None:
+            if not _is_new(store, item, seen, report):
                 continue
             sentences = prepare(item)
             if not sentences:
-                report.skipped.append(Skipped(item.origin or item.doc_id, "no article sentences found (only page junk?)"))
+                report.skipped.append(Skipped(item.where or item.origin or item.doc_id, "no article sentences found (only page junk?)"))
                 continue
-            pending.append((item, sentences, status))
-            if sum(len(s) for _, s, _ in pending) >= batch_sentences:
+            if store.article_meta(item.doc_id) is not None:
+                replaced.add(item.doc_id)  # same id, new content (or a half-written copy): overwrite it
+                store.remove(item.doc_id)
+            older = [d for d in (store.doc_ids_with_origin(item.origin) if item.origin else []) if d != item.doc_id]
+            if older:
+                supersedes[item.doc_id] = set(older)
+            pending.append((item, sentences))
+            if sum(len(s) for _, s in pending) >= batch_sentences:
                 flush()
+        if pending and done == len(files):
+            flush()  # the bar reaches its end only when everything is stored
         if progress:
             progress(done, len(files))
     if pending:
         flush()
+    for doc_id in written:
+        dropped = sorted(old for old in supersedes.get(doc_id, ()) if old not in seen)
+        for old in dropped:
+            if store.remove(old):
+                report.removed.append(old)
+        if dropped or doc_id in replaced:
+            report.replaced.append(doc_id)
+        else:
+            report.added.append(doc_id)
     return report
 
 
-def _classify(store: Store, article: Article, seen: set[str], report: IngestReport) -> Optional[str]:
-    """Decide what to do with a loaded article: None (unchanged), "added" or "replaced"."""
+def _is_new(store: Store, article: Article, seen: dict[str, tuple[str, str]], report: IngestReport) -> bool:
+    """False when the article is already stored as it is (or was read earlier in this ingest)."""
+    where = article.where or article.origin or article.doc_id
     if article.doc_id in seen:
-        report.unchanged.append(article.doc_id)
-        return None
-    seen.add(article.doc_id)
+        first_hash, first_where = seen[article.doc_id]
+        if first_hash == article.content_hash:
+            report.unchanged.append(article.doc_id)  # the same article twice, e.g. a copied file
+        else:
+            report.skipped.append(
+                Skipped(where, f"duplicate id '{article.doc_id}' with different text (already read from {first_where}); not loaded")
+            )
+        return False
+    seen[article.doc_id] = (article.content_hash, where)
     meta = store.article_meta(article.doc_id)
-    status = "added"
-    if meta is not None:
-        if meta.get("state") == "ready" and meta.get("content_hash") == article.content_hash:
-            report.unchanged.append(article.doc_id)
-            return None
-        store.remove(article.doc_id)
-        status = "replaced"
-    for old_id in store.doc_ids_with_origin(article.origin) if article.origin else []:
-        if old_id != article.doc_id and old_id not in seen:
-            store.remove(old_id)
-            report.removed.append(old_id)
-            status = "replaced"
-    return status
+    if meta is not None and meta.get("state") == "ready" and meta.get("content_hash") == article.content_hash:
+        if article.origin and meta.get("origin") != article.origin:
+            store.set_origin(article.doc_id, article.origin)  # moved: later edits there replace it
+        report.unchanged.append(article.doc_id)
+        return False
+    return True

@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from index.terms import terms
+from index.terms import acronyms, terms
 
 
 class LexicalIndex:
@@ -19,8 +19,10 @@ class LexicalIndex:
         self.metadata = [meta for _, _, meta in rows]
         self.doc_ids = np.array([meta["doc_id"] for meta in self.metadata], dtype=object)
         self.document_frequency: dict[str, int] = {}
+        self.acronyms: set[str] = set()  # "icc" for "International Criminal Court"
         corpus = []
         for _, text, meta in rows:
+            self.acronyms.update(acronyms(text))
             tokens = terms(text + " " + meta.get("speaker", ""))
             for term in set(tokens):
                 self.document_frequency[term] = self.document_frequency.get(term, 0) + 1
@@ -28,6 +30,10 @@ class LexicalIndex:
         self.bm25 = bm25s.BM25()
         if corpus:
             self.bm25.index(corpus, show_progress=False)
+
+    def knows(self, term: str) -> bool:
+        """Does any sentence contain the term (or, for an acronym, the words it stands for)?"""
+        return term in self.document_frequency or term in self.acronyms
 
     def __len__(self) -> int:
         return len(self.node_ids)
@@ -39,8 +45,10 @@ class LexicalIndex:
 
     def search(self, query_terms: list[str], k: int, allowed: Optional[np.ndarray] = None) -> list[tuple[str, float]]:
         """Top ``k`` (node_id, score) with a positive score; ``allowed`` is a boolean mask over rows."""
+        if not len(self):
+            return []
         known = [t for t in query_terms if t in self.bm25.vocab_dict]
-        if not known or not len(self):
+        if not known:
             return []
         scores = self.bm25.get_scores(known)
         if allowed is not None:

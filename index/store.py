@@ -102,6 +102,10 @@ class Store:
     def doc_ids_with_origin(self, origin: str) -> list[str]:
         return self.articles.get(where={"origin": origin}, include=[])["ids"]
 
+    def set_origin(self, doc_id: str, origin: str) -> None:
+        """Record that an unchanged article is now read from ``origin`` (a moved file, a shifted line)."""
+        self.articles.update(ids=[doc_id], metadatas=[{"origin": origin}])
+
     def write_article(self, article: Article, sentences: list[Sentence], embeddings: np.ndarray) -> None:
         """Store an article and its sentences; readers see it only once it is complete."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode

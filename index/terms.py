@@ -31,10 +31,42 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'").strip(".") for w in _WORD.findall(text)]
 
 
+# Snowball leaves irregular forms apart ("met" vs "meet"); map the common ones to their lemma.
+_IRREGULAR = dict(
+    pair.split(":")
+    for pair in """met:meet said:say says:say told:tell went:go gone:go took:take taken:take made:make held:hold
+    gave:give given:give came:come saw:see seen:see knew:know known:know thought:think brought:bring
+    bought:buy built:build began:begin begun:begin ran:run won:win lost:lose left:leave kept:keep
+    sent:send spent:spend paid:pay fell:fall fallen:fall led:lead felt:feel found:find got:get
+    gotten:get grew:grow grown:grow hit:hit hurt:hurt laid:lay lay:lie meant:mean put:put read:read
+    rose:rise risen:rise sold:sell shot:shoot spoke:speak spoken:speak stood:stand struck:strike
+    taught:teach threw:throw thrown:throw understood:understand wrote:write written:write drove:drive
+    driven:drive ate:eat eaten:eat fought:fight flew:fly flown:fly forgot:forget broke:break
+    broken:break chose:choose chosen:choose sought:seek caught:catch drew:draw drawn:draw
+    killed:kill died:die dead:die deaths:die death:die children:child men:man women:woman people:person""".split()
+)
+
+
 def stem(word: str) -> str:
-    return _stemmer().stemWord(re.sub(r"'s$", "", word))
+    word = re.sub(r"'s$", "", word)
+    return _stemmer().stemWord(_IRREGULAR.get(word, word))
 
 
 def terms(text: str) -> list[str]:
     """Stemmed content words of ``text``, in order, stopwords removed."""
     return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|for\s+|the\s+)*[A-Z][a-z]+)+")
+_MINOR = {"of", "for", "the"}
+
+
+def acronyms(text: str) -> set[str]:
+    """Stemmed acronyms of capitalised phrases: "International Criminal Court" gives "icc"."""
+    found = set()
+    for match in _CAPITALISED_RUN.finditer(text):
+        initials = [w[0].lower() for w in match.group().split() if w.lower() not in _MINOR]
+        for size in range(2, min(6, len(initials)) + 1):
+            for start in range(len(initials) - size + 1):
+                found.add(stem("".join(initials[start : start + size])))
+    return found

@@ -11,7 +11,7 @@ from index.embedder import Embedder, shared_embedder
 from index.ingest import IngestReport, Progress, ingest
 from index.store import Store
 from qa.answer import Answer, Citation
-from qa.question import analyze, resolve_followup
+from qa.question import SAID, analyze, resolve_followup
 from qa.retrieve import Filters, Retriever
 from qa.select import Tuning, order_for_reading, select
 
@@ -89,15 +89,21 @@ class Assistant:
         """Answer ``question`` (a follow-up to the earlier questions in ``history``) from the articles."""
         question = (question or "").strip()
         filters = Filters(list(sources or []), published_from, published_to)
-        resolved, used_history = resolve_followup(question, history)
-        analysis = analyze(resolved)
-        exclude: set[tuple[str, int]] = set()
-        if analysis.wants_more and history:
-            # "What else…": leave out what the earlier answer already cited.
-            earlier = self.ask(history[-1], history[:-1], sources, published_from, published_to)
-            exclude = {(c.doc_id, c.start) for c in earlier.citations}
+        history = [h.strip() for h in (history or []) if h and h.strip()]
         if not question:
-            return Answer(question, NOT_FOUND, True, resolved_question=resolved)
+            return Answer(question, NOT_FOUND, True, resolved_question=question)
+        if not history:
+            return self._answer(question, question, filters)
+        # Resolve the conversation oldest first: each follow-up leans on the answer before it.
+        previous = self.ask(history[-1], history[:-1], sources, published_from, published_to)
+        resolved = resolve_followup(question, previous.resolved_question, antecedent_of(previous))
+        exclude = set()
+        if analyze(resolved).wants_more:
+            exclude = {(c.doc_id, c.start) for c in previous.citations}  # "what else": not the same again
+        return self._answer(question, resolved, filters, exclude)
+
+    def _answer(self, question: str, resolved: str, filters: Filters, exclude: set = frozenset()) -> Answer:
+        analysis = analyze(resolved)
         retriever = self.retriever
         lexical = retriever.lexical
         candidates = retriever.candidates(analysis.text, analysis.terms, filters)
@@ -105,9 +111,9 @@ class Assistant:
             analysis,
             candidates,
             idf=lexical.idf,
-            known=lambda t: t in lexical.document_frequency,
+            known=lexical.knows,
             tuning=self.tuning,
-            exclude=exclude,
+            exclude=set(exclude),
         )
         if not groups:
             return Answer(question, NOT_FOUND, True, resolved_question=resolved)
@@ -140,3 +146,15 @@ class Assistant:
                     )
                 )
         return Answer(question, " ".join(parts), False, citations, resolved_question=resolved)
+
+
+def antecedent_of(answer: Answer) -> str:
+    """The person an answer is about, for "he"/"she" in the next question: the speaker asked
+    about, else the speaker of the first cited sentence."""
+    asked = analyze(answer.resolved_question or answer.question)
+    if asked.kind == SAID and asked.speaker:
+        return asked.speaker
+    for citation in answer.citations:
+        if citation.speaker:
+            return citation.speaker
+    return asked.names[0] if asked.names else ""

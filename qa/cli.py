@@ -14,6 +14,8 @@ from typing import Optional
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# The model loader's own "Loading weights" bar is noise on a command line (and buries the one-line errors).
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +83,12 @@ def progress_bar(description: str):
 
 
 def cmd_ingest(args) -> int:
+    missing = [path for path in args.paths if not os.path.exists(os.path.expanduser(path))]
+    if len(missing) == len(args.paths):
+        # Nothing to read: say so at once instead of loading the model first.
+        for path in missing:
+            print(f"qa: skipped {path}: no such file or folder", file=sys.stderr)
+        return 1
     assistant = make_assistant(args)
     report = assistant.ingest(args.paths, progress=progress_bar("Ingesting"))
     for skipped in report.skipped:
@@ -110,7 +118,8 @@ def cmd_ask(args) -> int:
 
 def cmd_remove(args) -> int:
     assistant = make_assistant(args)
-    if not assistant.remove(args.doc_id):
+    # Straight to the store: this process holds no retriever to refresh, and removing needs no model.
+    if not assistant.store.remove(args.doc_id):
         print(f"qa: no article with doc id '{args.doc_id}' in {assistant.store.location}", file=sys.stderr)
         return 1
     print(f"removed {args.doc_id}")

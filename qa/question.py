@@ -19,10 +19,11 @@ _SAY = (
     r"say|said|tell|told|think|claim|promise|pledge|vow|announce|declare|write|post|tweet|"
     r"warn|insist|argue|state|reveal|stress|emphasi[sz]e|reiterate|add"
 )
+# Question words match in any case; the speech verb only in lowercase, so "State" in
+# "the State Department" is part of the name, not the verb "state".
 _SAID = re.compile(
-    rf"^\s*(?:what|how)\s+(?:did|does|do|has|have|had|is|was)\s+(?P<who>.+?)\s+(?:{_SAY})(?:ed|s|d)?\b"
-    rf"(?:\s+(?:about|on|regarding|of|concerning|to|in\s+response\s+to)\b)?(?P<topic>.*)$",
-    re.IGNORECASE,
+    rf"^\s*(?i:what|how)\s+(?i:did|does|do|has|have|had|is|was)\s+(?P<who>.+?)\s+(?:{_SAY})(?:ed|s|d)?\b"
+    rf"(?:\s+(?:about|on|regarding|of|concerning|to|in\s+response\s+to)\b)?(?P<topic>.*)$"
 )
 _SAID_ALT = re.compile(
     rf"^\s*(?:what|which)\s+(?:comments?|remarks?|statements?|words?)\s+(?:did|has|have)\s+(?P<who>.+?)\s+"
@@ -34,8 +35,8 @@ _REACT = re.compile(
     re.IGNORECASE,
 )
 _KIND_RULES = [
-    (HOW_MANY, re.compile(r"\bhow\s+(?:many|much|long|old|far|often)\b|\bwhat\s+(?:number|percentage|share|amount|sum|price)\b", re.I)),
-    (WHEN, re.compile(r"^\s*(?:when\b|what\s+(?:day|date|time|year|month|week)\b|(?:on|in|at|since)\s+which\s+(?:day|date|year|month|time)\b|at\s+what\s+time\b)", re.I)),
+    (HOW_MANY, re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:number|percentage|share|amount|sum|price)\b", re.I)),
+    (WHEN, re.compile(r"^\s*(?:when\b|how\s+(?:long|often)\b|what\s+(?:day|date|time|year|month|week)\b|(?:on|in|at|since)\s+which\s+(?:day|date|year|month|time)\b|at\s+what\s+time\b)", re.I)),
     (WHERE, re.compile(r"^\s*(?:where\b|in\s+which\s+(?:city|country|state|town|place|region|county)\b|what\s+(?:city|country|state|town|place|region|continent|county)\b|which\s+(?:city|country|state|town|place|region|continent|county)\b)", re.I)),
     (WHO, re.compile(r"\bwho(?:m|se)?\b|\bwhich\s+(?:person|official|leader|president|minister|player|company|group|team|organi[sz]ation|agency)\b", re.I)),
 ]
@@ -109,28 +110,30 @@ def _names(text: str) -> list[str]:
     return found
 
 
-def resolve_followup(question: str, history: list[str] | None) -> tuple[str, bool]:
-    """Rewrite a follow-up as a standalone question; returns (text, whether it used the history).
+def resolve_followup(question: str, previous: str, antecedent: str = "") -> str:
+    """Rewrite a follow-up as a standalone question, given the (standalone) previous question.
 
-    Pronouns take the person (or topic) of the latest earlier question; "what else" and
-    bare "and …?" questions inherit its subject.
+    "he"/"she"/"his"/"her" become ``antecedent`` (the person the previous question or its
+    answer was about); a question that leans on "that", "it" or "what else" inherits the
+    previous question's topic. A question that stands on its own is returned unchanged.
     """
-    history = [h for h in (history or []) if h and h.strip()]
-    if not history:
-        return question, False
-    previous_text, _ = resolve_followup(history[-1], history[:-1])
-    previous = analyze(previous_text)
+    if not previous:
+        return question
+    earlier = analyze(previous)
     current = analyze(question)
-    has_pronoun = bool(_PRONOUNS.search(question))
-    if not has_pronoun and not current.wants_more and len(current.terms) >= 2:
-        return question, False
-    person = previous.speaker or (previous.names[0] if previous.names else "")
+    if not _PRONOUNS.search(question) and not current.wants_more and len(current.terms) >= 2:
+        return question
+    person = antecedent or earlier.speaker or (earlier.names[0] if earlier.names else "")
     resolved = question
     if person:
         resolved = re.sub(r"\b(?:he|she)\b", person, resolved, flags=re.I)
         resolved = re.sub(r"\b(?:him|her)\b(?=\s*[?.!,]|\s+(?:about|on|to|that|when)\b|$)", person, resolved, flags=re.I)
         resolved = re.sub(r"\b(?:his|her)\b", person + "'s", resolved, flags=re.I)
-    topic = previous.topic or " ".join(w for w in words(previous_text) if w not in STOPWORDS)
-    if current.wants_more or re.search(r"\b(?:that|this|it|there|then)\b", question, re.I) or len(current.terms) < 2:
-        resolved = f"{resolved.rstrip(' ?')} (about {topic})?" if topic else resolved
-    return resolved, resolved != question
+    leans_on_previous = current.wants_more or re.search(r"\b(?:that|this|it|there|then|those)\b", question, re.I)
+    if leans_on_previous or len(current.terms) < 2:
+        topic = re.sub(r"\(about\s+|\)", " ", earlier.topic).strip() or " ".join(
+            w for w in words(previous) if w not in STOPWORDS and stem(w) not in QUESTION_WORDS and w not in words(person)
+        )
+        if topic:
+            resolved = f"{resolved.rstrip(' ?')} (about {topic})?"
+    return resolved

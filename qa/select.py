@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from index.terms import STOPWORDS, terms, words
+from index.terms import STOPWORDS, acronyms, terms, words
 from qa.question import HOW_MANY, SAID, WHEN, WHERE, WHO, Question
 from qa.retrieve import Candidate
 
@@ -28,8 +28,8 @@ class Tuning:
     w_type: float = 0.08
     w_speaker: float = 0.30
     min_score: float = 0.38
-    min_context_coverage: float = 0.45
-    max_missing_share: float = 0.40
+    min_context_coverage: float = 0.25
+    max_missing_share: float = 0.90
     keep_ratio: float = 0.88  # further sentences must score this close to the best
     max_sentences: int = 2
     max_said_sentences: int = 3
@@ -53,7 +53,7 @@ _DATE = re.compile(
     re.I,
 )
 _NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|"
+    r"\d[\d,.]*(?:st|nd|rd|th)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|"
     r"millions?|billions?|trillions?|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
     r"half|twice|double|several)\b",
     re.I,
@@ -68,7 +68,8 @@ def has_answer_type(kind: str, text: str, question: Question) -> bool:
     if kind == WHEN:
         return bool(_DATE.search(text))
     if kind == HOW_MANY:
-        return bool(_NUMBER.search(text))
+        asked = {m.group().lower() for m in _NUMBER.finditer(question.text)}
+        return any(m.group().lower() not in asked for m in _NUMBER.finditer(text))
     if kind == WHERE:
         return bool(_PLACE.search(text))
     if kind == WHO:
@@ -95,20 +96,26 @@ def coverage(question_terms: list[str], present: set[str], idf: Callable[[str], 
 
 
 def score_candidates(
-    question: Question, candidates: list[Candidate], idf: Callable[[str], float], tuning: Tuning
+    question: Question,
+    candidates: list[Candidate],
+    idf: Callable[[str], float],
+    tuning: Tuning,
+    known: Callable[[str], bool] = lambda t: True,
 ) -> list[Scored]:
-    key_terms = question.terms
+    # Terms no article contains cannot tell sentences apart; the abstention check handles them.
+    question_terms = [t for t in question.terms if known(t)]
+    key_terms = question_terms
     if question.kind == SAID:
         # Who speaks is checked separately; coverage is about what they talk about.
         speaker_terms = set(terms(question.speaker))
-        key_terms = [t for t in question.terms if t not in speaker_terms] or question.terms
+        key_terms = [t for t in question_terms if t not in speaker_terms] or question_terms
     scored = []
     for candidate in candidates:
         sentence = candidate.sentence
-        own = set(terms(sentence.text + " " + sentence.speaker))
+        own = set(terms(sentence.text + " " + sentence.speaker)) | acronyms(sentence.text)
         context = own.union(*(terms(n.text) for n in candidate.neighbours)) | set(terms(candidate.title))
         cov = coverage(key_terms, own, idf)
-        ctx_cov = coverage(question.terms, context | set(terms(sentence.speaker)), idf)
+        ctx_cov = coverage(question_terms, context, idf)
         value = (
             tuning.w_dense * candidate.dense
             + tuning.w_coverage * cov
@@ -146,16 +153,25 @@ def select(
         return [], "the question has no content words"
     share, missing = missing_share(question, idf, known)
     name_terms = set(terms(" ".join(question.names)))
-    if any(t in name_terms for t in missing):
-        return [], f"no article mentions {', '.join(missing)}"
+    missing_names = [t for t in missing if t in name_terms]
+    if missing_names:
+        # A name no article mentions: whatever else matches is about something else.
+        return [], f"no article mentions {', '.join(missing_names)}"
     if share > tuning.max_missing_share:
         return [], f"the articles do not cover: {', '.join(missing)}"
 
-    scored = [s for s in score_candidates(question, candidates, idf, tuning) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
+    scored = [s for s in score_candidates(question, candidates, idf, tuning, known) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
     if question.kind == SAID and question.speaker:
-        scored = [s for s in scored if s.speaker_match]
-        if not scored:
+        # Prefer the speaker's own words on the topic; reported speech without a clear
+        # speaker is the fallback only when the speaker says nothing on it.
+        spoken = [s for s in scored if s.speaker_match and (s.coverage > 0 or not question.topic)]
+        if spoken:
+            scored = spoken
+        elif not any(s.coverage > 0 for s in scored):
             return [], f"nothing {question.speaker} said on this was found"
+    if question.kind == HOW_MANY:
+        # A count is the answer: a sentence without a number does not answer "how many".
+        scored = [s for s in scored if has_answer_type(HOW_MANY, s.candidate.sentence.text, question)]
     if not scored:
         return [], "no sentence matched"
     best = scored[0]

@@ -1,0 +1,853 @@
+"""The web app (Gradio): chat with cited answers, the cited articles beside it, and the library.
+
+``build_app(assistant)`` returns the ``gr.Blocks``; ``serve(assistant)`` launches it on
+127.0.0.1 (ingesting the sample articles on a first start with an empty store);
+``main()`` is the ``python app.py`` entry point.
+
+Safety rules kept throughout this module:
+
+* every string that comes from an article (text, title, source, url, cited sentence)
+  and every string a user typed is escaped before it goes into HTML or Markdown;
+* uploads are copied into a private folder under the store under a sanitized name
+  (the browser's file name is never used as a path), only the supported file types
+  and sizes are accepted, and the server is launched with no extra allowed paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import re
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import urlparse
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import gradio as gr  # noqa: E402
+
+from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
+UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]
+ALLOWED_SUFFIXES = frozenset(SUPPORTED_SUFFIXES)  # also .htm, which browsers may hand us
+MAX_UPLOAD_SIZE = "8mb"  # gradio refuses bigger uploads; we check again ourselves
+MAX_UPLOAD_BYTES = min(MAX_FILE_BYTES, 8 * 1024 * 1024)
+NOT_FOUND = "Not found in these articles."
+EXAMPLES = [
+    "What did Netanyahu say about Rafah?",
+    "Who did Blinken meet in Tel Aviv?",
+    "When did Biden and Netanyahu have their call?",
+]
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$])")
+
+
+# --- escaping ------------------------------------------------------------------
+
+
+def esc(value: Any) -> str:
+    """HTML-escape anything for element content or a quoted attribute.
+
+    Braces and dollar signs become character references too, so no client-side
+    template syntax (``${…}``, ``{{…}}``) can ever be formed by article text.
+    """
+    text = html.escape("" if value is None else str(value), quote=True)
+    return text.replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;")
+
+
+def esc_md(value: Any) -> str:
+    """Escape text for the chat's Markdown renderer: Markdown punctuation, then HTML."""
+    text = _MD_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
+    return html.escape(text, quote=True)
+
+
+def safe_url(url: str) -> str:
+    """The URL if it is a plain http(s) link, else "" (no javascript:, data:, file: links)."""
+    url = (url or "").strip()
+    try:
+        parsed = urlparse(url)
+    except ValueError:
+        return ""
+    return url if parsed.scheme in ("http", "https") and parsed.netloc else ""
+
+
+def source_label(source: str) -> str:
+    """A short name for a source: the host of a URL, the file name of a path."""
+    source = source or ""
+    parsed = urlparse(source) if "://" in source else None
+    if parsed and parsed.netloc:
+        return parsed.netloc.removeprefix("www.")
+    if "/" in source or os.sep in source:
+        return Path(source).name or source
+    return source
+
+
+def parse_day(value: str, label: str) -> str:
+    """"" or a valid YYYY-MM-DD; anything else raises a message for the user."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if not _DAY.match(value):
+        raise ValueError(f"{label} must be a date written YYYY-MM-DD (e.g. 2024-05-01), not “{value}”.")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{label}: {value} is not a real date.") from None
+    return value
+
+
+def check_filters(sources, published_from: str, published_to: str) -> tuple[list[str], str, str]:
+    start = parse_day(published_from, "Published from")
+    end = parse_day(published_to, "Published to")
+    if start and end and start > end:
+        raise ValueError(f"Published from ({start}) is after published to ({end}).")
+    return [s for s in (sources or []) if s], start, end
+
+
+# --- rendering -------------------------------------------------------------------
+
+
+def _groups(answer: dict) -> list[tuple[int, list[dict]]]:
+    """Citations grouped by marker, in marker order."""
+    by_marker: dict[int, list[dict]] = {}
+    for c in answer.get("citations") or []:
+        by_marker.setdefault(int(c["marker"]), []).append(c)
+    return sorted(by_marker.items())
+
+
+def marker_link(n: int) -> str:
+    return f'<a class="qa-marker" href="#cite-{n}" title="Show source {n}">[{n}]</a>'
+
+
+def answer_markdown(answer: dict) -> str:
+    """The chat bubble of one answer: its sentences, escaped, each followed by a clickable [n]."""
+    if answer.get("abstained") or not answer.get("citations"):
+        return NOT_FOUND
+    groups = _groups(answer)
+    text = answer.get("text") or ""
+    if text == " ".join(f"{cs[0]['text']} [{n}]" for n, cs in groups):
+        return " ".join(f"{esc_md(cs[0]['text'])} {marker_link(n)}" for n, cs in groups)
+    # Answer text in another shape: escape the prose, turn known [n] markers into links.
+    known = {n for n, _ in groups}
+    parts, pos = [], 0
+    for match in _MARKER.finditer(text):
+        n = int(match.group(1))
+        if n not in known:
+            continue
+        parts.append(esc_md(text[pos : match.start()]))
+        parts.append(" " + marker_link(n))
+        pos = match.end()
+    parts.append(esc_md(text[pos:]))
+    return "".join(parts)
+
+
+def chat_messages(turns: list[dict]) -> list[dict]:
+    messages = []
+    for turn in turns:
+        messages.append({"role": "user", "content": esc_md(turn["question"])})
+        messages.append({"role": "assistant", "content": answer_markdown(turn["answer"])})
+    return messages
+
+
+def highlight(text: str, spans: list[tuple[int, int, int, str]]) -> str:
+    """The full article text, escaped, with each cited span wrapped in <mark id=…>."""
+    out, pos = [], 0
+    for start, end, marker, mark_id in sorted(spans):
+        start, end = max(start, pos), min(end, len(text))
+        if start >= end:
+            continue  # overlapping or empty span: the text is already marked
+        out.append(esc(text[pos:start]))
+        out.append(
+            f'<mark class="qa-mark" id="{esc(mark_id)}" data-marker="{marker}">{esc(text[start:end])}</mark>'
+        )
+        pos = end
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+EMPTY_SOURCES = """
+<div class="qa-sources qa-empty" data-turn="">
+  <div class="qa-empty-icon">¶</div>
+  <div class="qa-empty-title">Sources appear here</div>
+  <div class="qa-empty-text">Ask a question. Every sentence of an answer is quoted from an article;
+  the articles it came from are shown here in full, with the quoted sentences highlighted.</div>
+</div>
+"""
+
+
+def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
+    """The sources panel for the answer of turn ``index``."""
+    if not turns or index is None or not (0 <= index < len(turns)):
+        return EMPTY_SOURCES
+    turn = turns[index]
+    answer = turn["answer"]
+    head = [f'<div class="qa-src-question"><span class="qa-label">Question {index + 1}</span> {esc(turn["question"])}</div>']
+    resolved = answer.get("resolved_question") or ""
+    if resolved and resolved.strip() != turn["question"].strip():
+        head.append(f'<div class="qa-src-resolved">Read as: {esc(resolved)}</div>')
+    filters = turn.get("filters") or {}
+    if any(filters.values()):
+        head.append(f'<div class="qa-src-resolved">Filters: {esc(describe_filters(**filters))}</div>')
+    header = f'<div class="qa-src-head">{"".join(head)}</div>'
+    if answer.get("abstained") or not answer.get("citations"):
+        return (
+            f'<div class="qa-sources" data-turn="{index}">{header}'
+            '<div class="qa-notfound">Not found in these articles. No sentence in the library answers this '
+            "question, so nothing is cited.</div></div>"
+        )
+
+    groups = _groups(answer)
+    cited = []
+    for n, cs in groups:
+        c = cs[0]
+        where = "; ".join(dict.fromkeys(c2.get("title") or c2["doc_id"] for c2 in cs))
+        cited.append(
+            f'<li><a class="qa-chip" href="#cite-{n}" title="Show in the article">{n}</a>'
+            f'<div class="qa-cited-body"><div class="qa-cited-text">{esc(c["text"])}</div>'
+            f'<div class="qa-meta">{esc(where)} · score {float(c.get("score") or 0):.3f}'
+            f'{" · " + esc(c["speaker"]) if c.get("speaker") else ""}</div></div></li>'
+        )
+
+    # Articles in order of first citation; each marker's first span gets id cite-n.
+    docs: dict[str, list[tuple[int, dict]]] = {}
+    for n, cs in groups:
+        for c in cs:
+            docs.setdefault(c["doc_id"], []).append((n, c))
+    used_ids: set[str] = set()
+    articles = []
+    for doc_id, items in docs.items():
+        spans = []
+        for n, c in items:
+            mark_id = f"cite-{n}"
+            k = 2
+            while mark_id in used_ids:
+                mark_id, k = f"cite-{n}-{k}", k + 1
+            used_ids.add(mark_id)
+            spans.append((int(c["start"]), int(c["end"]), n, mark_id))
+        article = assistant.article(doc_id)
+        first = items[0][1]
+        title = (article.title if article else first.get("title")) or doc_id
+        source = (article.source if article else first.get("source")) or ""
+        published = (article.published if article else first.get("published")) or ""
+        url = safe_url(article.url if article else first.get("url", ""))
+        meta = [f'<span title="{esc(source)}">{esc(source_label(source)) or "unknown source"}</span>']
+        meta.append(f"<span>{esc(published) if published else 'date unknown'}</span>")
+        if url:
+            meta.append(f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">open original ↗</a>')
+        markers = "".join(f'<a class="qa-chip small" href="#{esc(mid)}">{n}</a>' for _, _, n, mid in spans)
+        if article is not None:
+            body = f'<div class="qa-article-text">{highlight(article.text, spans)}</div>'
+        else:
+            body = '<div class="qa-article-text qa-gone">This article is no longer in the library. Cited: ' + " ".join(
+                f'<mark class="qa-mark" id="{esc(mid)}" data-marker="{n}">{esc(c["text"])}</mark>'
+                for (_, _, n, mid), (_, c) in zip(spans, items)
+            ) + "</div>"
+        articles.append(
+            f'<article class="qa-article" data-doc="{esc(doc_id)}"><header>'
+            f'<div class="qa-article-title">{esc(title)}</div>'
+            f'<div class="qa-meta">{" · ".join(meta)}</div>'
+            f'<div class="qa-article-cites">Cited: {markers}</div>'
+            f"</header>{body}</article>"
+        )
+    return (
+        f'<div class="qa-sources" data-turn="{index}">{header}'
+        f'<section class="qa-cited"><div class="qa-section-title">Cited sentences</div><ol>{"".join(cited)}</ol></section>'
+        f'<section class="qa-articles"><div class="qa-section-title">'
+        f'{len(docs)} article{"s" if len(docs) != 1 else ""}</div>{"".join(articles)}</section></div>'
+    )
+
+
+def describe_filters(sources=(), published_from: str = "", published_to: str = "") -> str:
+    parts = []
+    if sources:
+        parts.append("sources: " + ", ".join(source_label(s) for s in sources))
+    if published_from and published_to:
+        parts.append(f"published {published_from} to {published_to}")
+    elif published_from:
+        parts.append(f"published on or after {published_from}")
+    elif published_to:
+        parts.append(f"published on or before {published_to}")
+    return "; ".join(parts)
+
+
+def library_table(rows: list[dict]) -> str:
+    if not rows:
+        return '<div class="qa-table-empty">The library is empty. Upload articles to start.</div>'
+    body = []
+    for row in rows:
+        url = safe_url(row.get("url", ""))
+        title = esc(row.get("title") or row["doc_id"])
+        if url:
+            title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{title}</a>'
+        body.append(
+            f"<tr><td class='qa-col-title'>{title}</td>"
+            f"<td title='{esc(row.get('source', ''))}'>{esc(source_label(row.get('source', '')))}</td>"
+            f"<td>{esc(row.get('published') or '—')}</td>"
+            f"<td class='qa-num'>{esc(row.get('sentences', ''))}</td>"
+            f"<td><code>{esc(row['doc_id'])}</code></td></tr>"
+        )
+    return (
+        '<table class="qa-table"><thead><tr><th>Title</th><th>Source</th><th>Published</th>'
+        f'<th class="qa-num">Sentences</th><th>Doc id</th></tr></thead><tbody>{"".join(body)}</tbody></table>'
+    )
+
+
+def ingest_summary(report, names: dict[str, str], rejected: list[tuple[str, str]], titles: dict[str, str]) -> str:
+    """The upload report: counts, then what was added/replaced and every skipped item with its reason."""
+    c = report.counts()
+    skipped = [(_where(s.where, names), s.reason) for s in report.skipped] + rejected
+    c["skipped"] = len(skipped)
+    pills = "".join(
+        f'<span class="qa-pill qa-pill-{k}{" zero" if not c[k] else ""}"><b>{c[k]}</b> {k}</span>'
+        for k in ("added", "unchanged", "replaced", "skipped")
+    )
+    lines = []
+    for kind in ("added", "replaced", "unchanged"):
+        for doc_id in getattr(report, kind):
+            lines.append(f'<li><span class="qa-tag qa-tag-{kind}">{kind}</span> {esc(titles.get(doc_id) or doc_id)}</li>')
+    for where, reason in skipped:
+        lines.append(f'<li><span class="qa-tag qa-tag-skipped">skipped</span> <b>{esc(where)}</b>: {esc(reason)}</li>')
+    text = f"{c['added']} added, {c['unchanged']} unchanged, {c['replaced']} replaced, {c['skipped']} skipped"
+    return (
+        f'<div class="qa-summary"><div class="qa-summary-line" data-summary="{esc(text)}">{pills}</div>'
+        f'<ul class="qa-summary-items">{"".join(lines)}</ul></div>'
+    )
+
+
+def _where(where: str, names: dict[str, str]) -> str:
+    """A skipped item's location with our private upload path replaced by the uploaded name."""
+    for path, name in names.items():
+        if where.startswith(path):
+            return name + where[len(path) :]
+    return where
+
+
+# --- uploads ------------------------------------------------------------------------
+
+
+def safe_name(name: str) -> str:
+    """A file name safe to create in the upload folder: no directories, no odd characters."""
+    base = Path(str(name).replace("\\", "/")).name
+    stem, suffix = os.path.splitext(base)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:80] or "upload"
+    suffix = re.sub(r"[^A-Za-z0-9.]+", "", suffix.lower())
+    return stem + suffix
+
+
+def upload_dir_for(assistant) -> Path:
+    path = getattr(assistant.store, "path", None)
+    if path is not None:
+        target = Path(path) / "uploads"
+    else:  # a Chroma server: keep uploads in a private folder of this machine
+        target = Path(tempfile.gettempdir()) / f"qa-uploads-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return target.resolve()
+
+
+def _upload_paths(files) -> list[tuple[str, str]]:
+    """(temp path, original name) for whatever gr.File hands over."""
+    out = []
+    for f in files or []:
+        if isinstance(f, (str, os.PathLike)):
+            path = str(f)
+            out.append((path, Path(path).name))
+        elif isinstance(f, dict):
+            path = f.get("path") or f.get("name")
+            out.append((path, f.get("orig_name") or Path(path).name))
+        else:
+            path = getattr(f, "path", None) or getattr(f, "name", None)
+            out.append((path, getattr(f, "orig_name", None) or Path(path).name))
+    return out
+
+
+# --- the app --------------------------------------------------------------------------
+
+
+def _source_choices(rows: list[dict]) -> list[tuple[str, str]]:
+    sources = sorted({r.get("source", "") for r in rows if r.get("source")}, key=lambda s: source_label(s).lower())
+    return [(source_label(s), s) for s in sources]
+
+
+def _doc_choices(rows: list[dict]) -> list[tuple[str, str]]:
+    return [(f"{(r.get('title') or r['doc_id'])[:90]}  ·  {r['doc_id']}", r["doc_id"]) for r in rows]
+
+
+def _stats(rows: list[dict]) -> str:
+    n = len(rows)
+    sentences = sum(int(r.get("sentences") or 0) for r in rows)
+    return f"{n} article{'s' if n != 1 else ''} · {sentences} sentences"
+
+
+HEADER = """
+<div class="qa-header">
+  <div class="qa-brand"><span class="qa-logo">❝</span><div>
+    <div class="qa-title">News QA</div>
+    <div class="qa-subtitle">Answers quoted from your articles — every sentence cited.</div></div></div>
+  <div class="qa-stats">{stats}</div>
+</div>
+"""
+
+# Marker navigation: a click on any [n] (in the chat or in the panel) scrolls the panel to
+# its <mark>. Clicking a marker of an older answer also selects that answer (the chatbot's
+# select event), so the panel is re-rendered; we then scroll again once it has changed.
+NAV_JS = r"""
+if (!window.__qaCiteNav) {
+  window.__qaCiteNav = true;
+  const panel = () => document.querySelector('#qa-sources .qa-sources');
+  const reveal = (id) => {
+    const el = document.getElementById(id);
+    if (!el) return false;
+    el.scrollIntoView({behavior: 'smooth', block: 'center'});
+    document.querySelectorAll('mark.qa-flash').forEach(m => m.classList.remove('qa-flash'));
+    void el.offsetWidth;
+    el.classList.add('qa-flash');
+    return true;
+  };
+  window.__qaReveal = reveal;
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a[href^="#cite-"]');
+    if (!link) return;
+    event.preventDefault();
+    const id = decodeURIComponent(link.getAttribute('href').slice(1));
+    const before = panel() ? panel().getAttribute('data-turn') : null;
+    reveal(id);
+    if (!link.closest('#qa-sources')) {
+      let tries = 0;
+      const timer = setInterval(() => {
+        tries += 1;
+        const now = panel() ? panel().getAttribute('data-turn') : null;
+        if (now !== before) { clearInterval(timer); setTimeout(() => reveal(id), 50); }
+        else if (tries > 30) clearInterval(timer);
+      }, 100);
+    }
+  }, true);
+}
+"""
+
+
+def build_app(assistant) -> gr.Blocks:
+    """The whole UI over ``assistant`` (a ``qa.Assistant``)."""
+    upload_dir = upload_dir_for(assistant)
+
+    def library_state():
+        rows = assistant.articles()
+        return (
+            HEADER.format(stats=esc(_stats(rows))),
+            library_table(rows),
+            gr.update(choices=_source_choices(rows)),
+            gr.update(choices=_doc_choices(rows), value=None),
+        )
+
+    # --- chat ---
+    def on_ask(question, turns, sources, published_from, published_to):
+        question = (question or "").strip()
+        if not question:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            sources, start, end = check_filters(sources, published_from, published_to)
+        except ValueError as exc:
+            raise gr.Error(str(exc), title="Check the filters") from None
+        turns = list(turns or [])
+        history = [t["question"] for t in turns]
+        answer = assistant.ask(question, history=history, sources=sources, published_from=start, published_to=end)
+        filters = {"sources": sources, "published_from": start, "published_to": end}
+        turns.append({"question": question, "answer": answer.to_dict(), "filters": filters})
+        index = len(turns) - 1
+        return "", chat_messages(turns), sources_html(assistant, turns, index), turns, index, gr.update(visible=True)
+
+    def on_example(evt: gr.SelectData, turns, sources, published_from, published_to):
+        value = evt.value
+        text = value.get("text", "") if isinstance(value, dict) else str(value or "")
+        return on_ask(text, turns, sources, published_from, published_to)
+
+    def on_select(evt: gr.SelectData, turns, selected):
+        index = evt.index
+        if isinstance(index, (list, tuple)):
+            index = index[0]
+        try:
+            turn = int(index) // 2
+        except (TypeError, ValueError):
+            return gr.skip(), gr.skip()
+        if turn == selected or not (0 <= turn < len(turns or [])):
+            return gr.skip(), gr.skip()
+        return sources_html(assistant, turns, turn), turn
+
+    def on_clear():
+        return [], EMPTY_SOURCES, [], None, "", gr.update(visible=False)
+
+    def on_filters(sources, published_from, published_to):
+        try:
+            sources, start, end = check_filters(sources, published_from, published_to)
+        except ValueError as exc:
+            return f'<div class="qa-filter-note qa-error">{esc(exc)}</div>'
+        text = describe_filters(sources, start, end)
+        if not text:
+            return '<div class="qa-filter-note">No filters: questions search every article.</div>'
+        return f'<div class="qa-filter-note qa-active">Next question searches only {esc(text)}.</div>'
+
+    # --- library ---
+    def on_upload(files, progress=gr.Progress()):
+        accepted, rejected, names = [], [], {}
+        batch_names: set[str] = set()
+        for temp_path, orig in _upload_paths(files):
+            shown = Path(str(orig).replace("\\", "/")).name or "upload"
+            suffix = Path(shown).suffix.lower()
+            if suffix not in ALLOWED_SUFFIXES:
+                rejected.append((shown, f"unsupported file type '{suffix or shown}' (use {', '.join(UPLOAD_TYPES)})"))
+                continue
+            try:
+                size = os.path.getsize(temp_path)
+            except (OSError, TypeError):
+                rejected.append((shown, "upload could not be read"))
+                continue
+            if size > MAX_UPLOAD_BYTES:
+                rejected.append((shown, f"file is {size / 2**20:.1f} MB, over the {MAX_UPLOAD_BYTES // 2**20} MB limit"))
+                continue
+            name = safe_name(shown)
+            stem, ext = os.path.splitext(name)
+            k = 2
+            while name in batch_names:
+                name, k = f"{stem}-{k}{ext}", k + 1
+            batch_names.add(name)
+            target = upload_dir / name
+            shutil.copyfile(temp_path, target)  # a fresh copy under our name; never the browser's path
+            accepted.append(target)
+            names[str(target)] = shown
+        progress((0, max(len(accepted), 1)), desc="Indexing", unit="files")
+
+        def tick(done, total):
+            progress((done, total), desc=f"Indexing {done}/{total}", unit="files")
+
+        from index.ingest import IngestReport
+
+        report = assistant.ingest(accepted, progress=tick) if accepted else IngestReport()
+        titles = {}
+        for doc_id in report.added + report.replaced + report.unchanged:
+            meta = assistant.store.article_meta(doc_id) or {}
+            titles[doc_id] = meta.get("title", "")
+        header, table, sources_update, docs_update = library_state()
+        return ingest_summary(report, names, rejected, titles), None, header, table, sources_update, docs_update
+
+    def on_remove(doc_id):
+        if not doc_id:
+            return '<div class="qa-summary qa-error">Choose an article to remove.</div>', *library_state()
+        meta = assistant.store.article_meta(doc_id) or {}
+        removed = assistant.remove(doc_id)
+        origin = meta.get("origin", "")
+        if removed and origin:
+            try:  # drop our private copy of an uploaded file too
+                path = Path(origin).resolve()
+                if path.parent == upload_dir and path.is_file() and not assistant.store.doc_ids_with_origin(origin):
+                    path.unlink()
+            except OSError:
+                pass
+        if removed:
+            note = f'<div class="qa-summary">Removed <b>{esc(meta.get("title") or doc_id)}</b>.</div>'
+        else:
+            note = f'<div class="qa-summary qa-error">No article with doc id {esc(doc_id)}.</div>'
+        return note, *library_state()
+
+    # --- API ---
+    def ask(
+        question: str,
+        history: Optional[list[str]] = None,
+        sources: Optional[list[str]] = None,
+        published_from: str = "",
+        published_to: str = "",
+    ) -> dict:
+        """Answer a question from the articles; the same JSON as `qa ask --json`."""
+        sources, start, end = check_filters(sources, published_from, published_to)
+        answer = assistant.ask(question, history=list(history or []), sources=sources, published_from=start, published_to=end)
+        return answer.to_dict()
+
+    rows = assistant.articles()
+    with gr.Blocks(title="News QA", fill_width=True) as app:
+        turns = gr.State([])
+        selected = gr.State(None)
+        header = gr.HTML(HEADER.format(stats=esc(_stats(rows))), elem_id="qa-header")
+        with gr.Tabs(elem_id="qa-tabs"):
+            with gr.Tab("Ask", id="ask", elem_id="qa-tab-ask"):
+                with gr.Row(equal_height=False, elem_id="qa-main"):
+                    with gr.Column(scale=5, min_width=380, elem_id="qa-left"):
+                        chatbot = gr.Chatbot(
+                            value=[],
+                            elem_id="qa-chat",
+                            show_label=False,
+                            height="62vh",
+                            min_height=420,
+                            placeholder=(
+                                "<div class='qa-placeholder'><b>Ask about the news in your library.</b><br>"
+                                "Answers are made only of sentences quoted from the articles, each with a "
+                                "numbered citation. Follow-up questions work too.</div>"
+                            ),
+                            examples=[{"text": q} for q in EXAMPLES],
+                            latex_delimiters=[],
+                            sanitize_html=True,
+                            render_markdown=True,
+                            line_breaks=False,
+                            feedback_options=None,
+                            buttons=[],
+                            layout="bubble",
+                            autoscroll=True,
+                        )
+                        with gr.Row(elem_id="qa-input-row"):
+                            question = gr.Textbox(
+                                show_label=False,
+                                placeholder="Ask a question about the articles…",
+                                lines=1,
+                                max_lines=4,
+                                scale=8,
+                                elem_id="qa-question",
+                                container=False,
+                                autofocus=True,
+                            )
+                            ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
+                        with gr.Row(elem_id="qa-actions"):
+                            clear_button = gr.Button(
+                                "New conversation", size="sm", variant="secondary", visible=False, elem_id="qa-clear"
+                            )
+                        with gr.Accordion("Filters", open=False, elem_id="qa-filters"):
+                            source_filter = gr.Dropdown(
+                                choices=_source_choices(rows),
+                                multiselect=True,
+                                label="Sources",
+                                info="Only search articles from these sources (none chosen: all).",
+                                elem_id="qa-source-filter",
+                            )
+                            with gr.Row():
+                                date_from = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD", elem_id="qa-from")
+                                date_to = gr.Textbox(label="Published to", placeholder="YYYY-MM-DD", elem_id="qa-to")
+                            filter_note = gr.HTML(
+                                '<div class="qa-filter-note">No filters: questions search every article.</div>',
+                                elem_id="qa-filter-note",
+                            )
+                    with gr.Column(scale=6, min_width=420, elem_id="qa-right"):
+                        sources_panel = gr.HTML(
+                            EMPTY_SOURCES,
+                            elem_id="qa-sources",
+                            js_on_load=NAV_JS,
+                            padding=False,
+                        )
+            with gr.Tab("Library", id="library", elem_id="qa-tab-library"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=4, min_width=320):
+                        gr.HTML(
+                            "<div class='qa-section-title'>Add articles</div>"
+                            "<div class='qa-hint'>Plain text, Markdown, HTML pages, or JSON / JSONL exports "
+                            "(fields <code>id url title text authors published</code>). Up to 8 MB per file. "
+                            "Re-uploading a file with the same name replaces its article.</div>"
+                        )
+                        uploads = gr.File(
+                            file_count="multiple",
+                            file_types=UPLOAD_TYPES,
+                            type="filepath",
+                            label="Upload articles",
+                            elem_id="qa-upload",
+                            height=160,
+                        )
+                        summary = gr.HTML("", elem_id="qa-summary")
+                        gr.HTML("<div class='qa-section-title' style='margin-top:18px'>Remove an article</div>")
+                        with gr.Row():
+                            remove_choice = gr.Dropdown(
+                                choices=_doc_choices(rows),
+                                label="Article",
+                                show_label=False,
+                                scale=4,
+                                elem_id="qa-remove-choice",
+                            )
+                            remove_button = gr.Button("Remove", variant="stop", scale=1, min_width=90, elem_id="qa-remove")
+                        remove_note = gr.HTML("", elem_id="qa-remove-note")
+                    with gr.Column(scale=7):
+                        gr.HTML("<div class='qa-section-title'>Indexed articles</div>")
+                        table = gr.HTML(library_table(rows), elem_id="qa-articles")
+
+        ask_outputs = [question, chatbot, sources_panel, turns, selected, clear_button]
+        filter_inputs = [source_filter, date_from, date_to]
+        question.submit(on_ask, [question, turns, *filter_inputs], ask_outputs, api_visibility="private")
+        ask_button.click(on_ask, [question, turns, *filter_inputs], ask_outputs, api_visibility="private")
+        chatbot.example_select(on_example, [turns, *filter_inputs], ask_outputs, api_visibility="private")
+        chatbot.select(on_select, [turns, selected], [sources_panel, selected], api_visibility="private")
+        clear_outputs = [chatbot, sources_panel, turns, selected, question, clear_button]
+        clear_button.click(on_clear, None, clear_outputs, api_visibility="private")
+        chatbot.clear(on_clear, None, clear_outputs, api_visibility="private")
+        for box in filter_inputs:
+            box.change(on_filters, filter_inputs, filter_note, api_visibility="private", show_progress="hidden")
+        uploads.upload(
+            on_upload,
+            uploads,
+            [summary, uploads, header, table, source_filter, remove_choice],
+            api_visibility="private",
+            show_progress="full",
+        )
+        remove_button.click(
+            on_remove, remove_choice, [remove_note, header, table, source_filter, remove_choice], api_visibility="private"
+        )
+        app.load(library_state, None, [header, table, source_filter, remove_choice], api_visibility="private")
+        gr.api(ask, api_name="ask")
+    return app
+
+
+THEME = gr.themes.Soft(
+    primary_hue="indigo",
+    neutral_hue="slate",
+    font=["Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+)
+
+CSS = r"""
+.gradio-container { max-width: 1480px !important; margin: 0 auto !important; }
+footer { opacity: .7; }
+#qa-header { margin-bottom: 4px; }
+.qa-header { display: flex; align-items: center; justify-content: space-between; padding: 6px 4px 2px; }
+.qa-brand { display: flex; align-items: center; gap: 12px; }
+.qa-logo { display: inline-flex; width: 40px; height: 40px; border-radius: 10px; align-items: center;
+  justify-content: center; background: linear-gradient(135deg, #4f46e5, #7c3aed); color: #fff; font-size: 24px;
+  font-family: Georgia, serif; }
+.qa-title { font-size: 1.35rem; font-weight: 700; letter-spacing: -.01em; }
+.qa-subtitle { color: var(--body-text-color-subdued); font-size: .9rem; }
+.qa-stats { color: var(--body-text-color-subdued); font-size: .85rem; background: var(--background-fill-secondary);
+  border: 1px solid var(--border-color-primary); padding: 4px 10px; border-radius: 999px; }
+#qa-chat a.qa-marker { display: inline-block; text-decoration: none; font-weight: 600; font-size: .78em;
+  color: #4338ca; background: #e0e7ff; border-radius: 6px; padding: 0 5px; margin-left: 2px; vertical-align: 1px;
+  cursor: pointer; }
+#qa-chat a.qa-marker:hover { background: #4f46e5; color: #fff; }
+.qa-placeholder { color: var(--body-text-color-subdued); text-align: center; line-height: 1.5; max-width: 460px; margin: 0 auto; }
+#qa-input-row { align-items: stretch; gap: 8px; }
+#qa-actions { justify-content: flex-end; min-height: 0; }
+#qa-actions button { flex: 0 0 auto; max-width: 200px; }
+.qa-filter-note { font-size: .85rem; color: var(--body-text-color-subdued); padding: 2px 2px 4px; }
+.qa-filter-note.qa-active { color: #4338ca; }
+.qa-error { color: #b91c1c !important; }
+.qa-sources { height: calc(62vh + 150px); min-height: 560px; overflow-y: auto; box-sizing: border-box;
+  border: 1px solid var(--border-color-primary); border-radius: 12px; background: var(--background-fill-primary);
+  padding: 16px 18px 24px; }
+.qa-empty { display: flex; flex-direction: column; align-items: center; justify-content: center; text-align: center;
+  min-height: 460px; color: var(--body-text-color-subdued); }
+.qa-empty-icon { font-size: 44px; color: #c7d2fe; font-family: Georgia, serif; }
+.qa-empty-title { font-weight: 600; font-size: 1.05rem; color: var(--body-text-color); margin: 4px 0 6px; }
+.qa-empty-text { max-width: 380px; line-height: 1.5; font-size: .92rem; }
+.qa-src-head { border-bottom: 1px solid var(--border-color-primary); padding-bottom: 10px; margin-bottom: 12px; }
+.qa-src-question { font-weight: 600; font-size: 1rem; }
+.qa-label { display: inline-block; font-size: .72rem; font-weight: 600; text-transform: uppercase; letter-spacing: .05em;
+  color: #6366f1; margin-right: 6px; }
+.qa-src-resolved { color: var(--body-text-color-subdued); font-size: .85rem; margin-top: 2px; }
+.qa-notfound { padding: 14px 16px; border-radius: 10px; background: var(--background-fill-secondary);
+  color: var(--body-text-color-subdued); }
+.qa-section-title { font-size: .75rem; font-weight: 700; text-transform: uppercase; letter-spacing: .06em;
+  color: var(--body-text-color-subdued); margin: 4px 0 8px; }
+.qa-cited ol { list-style: none; padding: 0; margin: 0 0 16px; }
+.qa-cited li { display: flex; gap: 10px; align-items: flex-start; padding: 8px 10px; border-radius: 8px;
+  background: var(--background-fill-secondary); margin-bottom: 6px; }
+.qa-cited-text { font-size: .92rem; line-height: 1.45; }
+.qa-meta { font-size: .78rem; color: var(--body-text-color-subdued); margin-top: 2px; }
+.qa-meta a { color: #4f46e5; }
+a.qa-chip { flex: 0 0 auto; display: inline-flex; align-items: center; justify-content: center; min-width: 22px;
+  height: 22px; padding: 0 6px; border-radius: 6px; background: #4f46e5; color: #fff !important; font-size: .78rem;
+  font-weight: 700; text-decoration: none; }
+a.qa-chip.small { min-width: 18px; height: 18px; font-size: .7rem; margin-left: 3px; }
+.qa-article { border: 1px solid var(--border-color-primary); border-radius: 10px; margin-bottom: 14px; overflow: hidden; }
+.qa-article header { padding: 10px 14px; background: var(--background-fill-secondary);
+  border-bottom: 1px solid var(--border-color-primary); }
+.qa-article-title { font-weight: 650; font-size: 1rem; line-height: 1.35; }
+.qa-article-cites { font-size: .78rem; color: var(--body-text-color-subdued); margin-top: 4px; }
+.qa-article-text { white-space: pre-wrap; padding: 12px 16px; font-family: Georgia, "Times New Roman", serif;
+  font-size: .98rem; line-height: 1.65; color: var(--body-text-color); overflow-wrap: anywhere; }
+mark.qa-mark { background: #fef08a; color: inherit; padding: 1px 2px; border-radius: 3px;
+  box-shadow: inset 0 -2px 0 #facc15; scroll-margin: 80px; transition: background .3s; }
+mark.qa-mark::before { content: attr(data-marker); display: inline-block; font-family: ui-sans-serif, system-ui, sans-serif;
+  font-size: .68rem; font-weight: 700; color: #fff; background: #4f46e5; border-radius: 4px; padding: 0 4px;
+  margin-right: 4px; vertical-align: 2px; line-height: 1.4; }
+mark.qa-mark.qa-flash { animation: qa-flash 1.6s ease-out; }
+@keyframes qa-flash { 0% { background: #f59e0b; box-shadow: 0 0 0 4px rgba(245,158,11,.45); }
+  100% { background: #fef08a; box-shadow: inset 0 -2px 0 #facc15; } }
+.qa-hint { font-size: .85rem; color: var(--body-text-color-subdued); margin-bottom: 8px; line-height: 1.45; }
+.qa-summary { font-size: .9rem; margin-top: 8px; }
+.qa-summary-line { display: flex; flex-wrap: wrap; gap: 6px; margin-bottom: 8px; }
+.qa-pill { border-radius: 999px; padding: 2px 10px; font-size: .82rem; border: 1px solid var(--border-color-primary); }
+.qa-pill.zero { opacity: .55; }
+.qa-pill-added:not(.zero) { background: #dcfce7; border-color: #86efac; color: #166534; }
+.qa-pill-replaced:not(.zero) { background: #e0e7ff; border-color: #a5b4fc; color: #3730a3; }
+.qa-pill-skipped:not(.zero) { background: #fee2e2; border-color: #fca5a5; color: #991b1b; }
+.qa-summary-items { list-style: none; padding: 0; margin: 0; }
+.qa-summary-items li { padding: 3px 0; overflow-wrap: anywhere; }
+.qa-tag { display: inline-block; font-size: .7rem; font-weight: 700; text-transform: uppercase; border-radius: 4px;
+  padding: 0 5px; margin-right: 4px; background: var(--background-fill-secondary); }
+.qa-tag-added { color: #166534; background: #dcfce7; }
+.qa-tag-replaced { color: #3730a3; background: #e0e7ff; }
+.qa-tag-skipped { color: #991b1b; background: #fee2e2; }
+.qa-table { width: 100%; border-collapse: collapse; font-size: .88rem; }
+.qa-table th { text-align: left; font-size: .72rem; text-transform: uppercase; letter-spacing: .05em;
+  color: var(--body-text-color-subdued); border-bottom: 1px solid var(--border-color-primary); padding: 6px 8px; }
+.qa-table td { border-bottom: 1px solid var(--border-color-primary); padding: 8px; vertical-align: top; }
+.qa-table tr:hover td { background: var(--background-fill-secondary); }
+.qa-table code { font-size: .78rem; }
+.qa-col-title { font-weight: 550; }
+.qa-num { text-align: right !important; }
+.qa-table-empty { color: var(--body-text-color-subdued); padding: 20px; text-align: center; }
+"""
+
+
+def launch_options(max_file_size: str = MAX_UPLOAD_SIZE) -> dict:
+    """What ``serve`` passes to ``launch`` besides host and port."""
+    return {
+        "theme": THEME,
+        "css": CSS,
+        "max_file_size": max_file_size,
+        "allowed_paths": [],  # nothing but gradio's own upload cache is served
+        "show_error": True,
+        "footer_links": ["api"],
+    }
+
+
+def ensure_samples(assistant, sample_dir: Path = SAMPLE_DIR):
+    """On a first start with an empty store, index the sample articles. Returns the report or None."""
+    if assistant.store.article_list() or not sample_dir.is_dir():
+        return None
+    return assistant.ingest([sample_dir])
+
+
+def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, quiet: bool = False):
+    """Launch the app. With ``block=False`` returns ``(app, url)`` and serves in the background."""
+    report = ensure_samples(assistant)
+    if report is not None and not quiet:
+        print(f"qa: empty store, indexed the sample articles: {report.summary()}")
+    assistant.embedder  # load the model once, before the first request
+    app = build_app(assistant)
+    app.queue(default_concurrency_limit=2)
+    _, url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        quiet=quiet,
+        **launch_options(),
+    )
+    return app, url
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the News QA web app.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--store", metavar="DIR", help="embedded Chroma store directory (default $QA_STORE or .qa-store/)")
+    parser.add_argument("--chroma-host", metavar="HOST", help="use a Chroma server instead")
+    parser.add_argument("--chroma-port", metavar="PORT", type=int, default=8000)
+    args = parser.parse_args(argv)
+    from qa.assistant import Assistant
+
+    if args.chroma_host:
+        assistant = Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port)
+    else:
+        assistant = Assistant(store=args.store)
+    serve(assistant, host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()
