@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from typing import Iterable, Optional, Union
@@ -40,6 +41,7 @@ class Assistant:
         self.tuning = tuning or Tuning()
         self._retriever: Optional[Retriever] = None
         self._write_lock = threading.Lock()
+        self._answers: dict = {}
 
     @property
     def embedder(self) -> Embedder:
@@ -92,10 +94,21 @@ class Assistant:
         history = [h.strip() for h in (history or []) if h and h.strip()]
         if not question:
             return Answer(question, NOT_FOUND, True, resolved_question=question)
+        # A conversation re-asks its earlier questions to resolve the latest one; the cache
+        # makes each turn cost one answer. Any change to the store or the tuning misses it.
+        key = (question, tuple(history), repr(filters), repr(self.tuning), self.store.sentence_count())
+        cached = self._answers.get(key)
+        if cached is None:
+            cached = self._answers[key] = self._ask_uncached(question, history, filters)
+            while len(self._answers) > 512:
+                self._answers.pop(next(iter(self._answers)))
+        return copy.deepcopy(cached)
+
+    def _ask_uncached(self, question: str, history: list[str], filters: Filters) -> Answer:
         if not history:
             return self._answer(question, question, filters)
         # Resolve the conversation oldest first: each follow-up leans on the answer before it.
-        previous = self.ask(history[-1], history[:-1], sources, published_from, published_to)
+        previous = self.ask(history[-1], history[:-1], filters.sources, filters.published_from, filters.published_to)
         resolved = resolve_followup(question, previous.resolved_question, antecedent_of(previous))
         exclude = set()
         if analyze(resolved).wants_more:

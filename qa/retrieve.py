@@ -14,7 +14,7 @@ import numpy as np
 
 from index.embedder import Embedder
 from index.lexical import LexicalIndex
-from index.store import Store, StoredSentence, published_day
+from index.store import READY, Store, StoredSentence, published_day
 
 RRF_K = 60
 
@@ -110,7 +110,6 @@ class Retriever:
         if not fused:
             return []
 
-        ready = self.store.ready_ids()  # never cite an article that is still being written
         ranked = sorted(fused, key=fused.get, reverse=True)[: int(k * 1.5)]
         wanted = set(ranked)
         for node_id in ranked:
@@ -118,13 +117,13 @@ class Retriever:
             wanted.update({f"{doc_id}#{int(position) - 1}", f"{doc_id}#{int(position) + 1}"})
         stored = self.store.get_sentences(sorted(wanted), with_embeddings=True)
         doc_ids = sorted({stored[n].doc_id for n in ranked if n in stored})
-        doc_vectors, titles = self._articles(doc_ids)
+        doc_vectors, titles = self._ready_articles(doc_ids)
 
         result = []
         for node_id in ranked:
             sentence = stored.get(node_id)
-            if sentence is None or sentence.doc_id not in ready:
-                continue
+            if sentence is None or sentence.doc_id not in titles:
+                continue  # never cite an article that is still being written
             neighbours = [
                 stored[n]
                 for n in (f"{sentence.doc_id}#{sentence.position - 1}", f"{sentence.doc_id}#{sentence.position + 1}")
@@ -147,10 +146,11 @@ class Retriever:
             )
         return result
 
-    def _articles(self, doc_ids: list[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    def _ready_articles(self, doc_ids: list[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """Vectors and titles of those articles that are completely written."""
         if not doc_ids:
             return {}, {}
-        got = self.store.articles.get(ids=doc_ids, include=["embeddings", "metadatas"])
+        got = self.store.articles.get(ids=doc_ids, where={"state": READY}, include=["embeddings", "metadatas"])
         vectors = {d: np.asarray(e, dtype=np.float32) for d, e in zip(got["ids"], got["embeddings"])}
         titles = {d: m.get("title", "") for d, m in zip(got["ids"], got["metadatas"])}
         return vectors, titles

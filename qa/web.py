@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import itertools
 import os
 import re
 import shutil
@@ -47,6 +48,7 @@ EXAMPLES = [
 ]
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MARKER = re.compile(r"\s*\[(\d+)\]")
+_RUNS = itertools.count(1)  # tells one upload summary from the next
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$])")
 
 
@@ -295,8 +297,8 @@ def library_table(rows: list[dict]) -> str:
             f"<td><code>{esc(row['doc_id'])}</code></td></tr>"
         )
     return (
-        '<table class="qa-table"><thead><tr><th>Title</th><th>Source</th><th>Published</th>'
-        f'<th class="qa-num">Sentences</th><th>Doc id</th></tr></thead><tbody>{"".join(body)}</tbody></table>'
+        '<div class="qa-table-wrap"><table class="qa-table"><thead><tr><th>Title</th><th>Source</th><th>Published</th>'
+        f'<th class="qa-num">Sentences</th><th>Doc id</th></tr></thead><tbody>{"".join(body)}</tbody></table></div>'
     )
 
 
@@ -317,7 +319,7 @@ def ingest_summary(report, names: dict[str, str], rejected: list[tuple[str, str]
         lines.append(f'<li><span class="qa-tag qa-tag-skipped">skipped</span> <b>{esc(where)}</b>: {esc(reason)}</li>')
     text = f"{c['added']} added, {c['unchanged']} unchanged, {c['replaced']} replaced, {c['skipped']} skipped"
     return (
-        f'<div class="qa-summary"><div class="qa-summary-line" data-summary="{esc(text)}">{pills}</div>'
+        f'<div class="qa-summary" data-run="{next(_RUNS)}"><div class="qa-summary-line" data-summary="{esc(text)}">{pills}</div>'
         f'<ul class="qa-summary-items">{"".join(lines)}</ul></div>'
     )
 
@@ -405,7 +407,14 @@ if (!window.__qaCiteNav) {
   const reveal = (id) => {
     const el = document.getElementById(id);
     if (!el) return false;
-    el.scrollIntoView({behavior: 'smooth', block: 'center'});
+    const box = el.closest('.qa-sources');
+    if (box) {  // scroll the panel only, centring the span below the sticky article header
+      const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+      box.scrollTo({top: box.scrollTop + (r.top - b.top) - Math.max(120, (b.height - r.height) / 2), behavior: 'smooth'});
+      if (b.top < 0 || b.bottom > window.innerHeight) box.scrollIntoView({block: 'nearest'});
+    } else {
+      el.scrollIntoView({behavior: 'smooth', block: 'center'});
+    }
     document.querySelectorAll('mark.qa-flash').forEach(m => m.classList.remove('qa-flash'));
     void el.offsetWidth;
     el.classList.add('qa-flash');
@@ -450,18 +459,18 @@ def build_app(assistant) -> gr.Blocks:
     def on_ask(question, turns, sources, published_from, published_to):
         question = (question or "").strip()
         if not question:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
             sources, start, end = check_filters(sources, published_from, published_to)
         except ValueError as exc:
-            raise gr.Error(str(exc), title="Check the filters") from None
+            raise gr.Error(str(exc)) from None
         turns = list(turns or [])
         history = [t["question"] for t in turns]
         answer = assistant.ask(question, history=history, sources=sources, published_from=start, published_to=end)
         filters = {"sources": sources, "published_from": start, "published_to": end}
         turns.append({"question": question, "answer": answer.to_dict(), "filters": filters})
         index = len(turns) - 1
-        return "", chat_messages(turns), sources_html(assistant, turns, index), turns, index, gr.update(visible=True)
+        return "", chat_messages(turns), sources_html(assistant, turns, index), turns, index
 
     def on_example(evt: gr.SelectData, turns, sources, published_from, published_to):
         value = evt.value
@@ -481,7 +490,7 @@ def build_app(assistant) -> gr.Blocks:
         return sources_html(assistant, turns, turn), turn
 
     def on_clear():
-        return [], EMPTY_SOURCES, [], None, "", gr.update(visible=False)
+        return [], EMPTY_SOURCES, [], None, ""
 
     def on_filters(sources, published_from, published_to):
         try:
@@ -564,7 +573,10 @@ def build_app(assistant) -> gr.Blocks:
         published_to: str = "",
     ) -> dict:
         """Answer a question from the articles; the same JSON as `qa ask --json`."""
-        sources, start, end = check_filters(sources, published_from, published_to)
+        try:
+            sources, start, end = check_filters(sources, published_from, published_to)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
         answer = assistant.ask(question, history=list(history or []), sources=sources, published_from=start, published_to=end)
         return answer.to_dict()
 
@@ -610,21 +622,22 @@ def build_app(assistant) -> gr.Blocks:
                                 autofocus=True,
                             )
                             ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
-                        with gr.Row(elem_id="qa-actions"):
-                            clear_button = gr.Button(
-                                "New conversation", size="sm", variant="secondary", visible=False, elem_id="qa-clear"
-                            )
-                        with gr.Accordion("Filters", open=False, elem_id="qa-filters"):
-                            source_filter = gr.Dropdown(
-                                choices=_source_choices(rows),
-                                multiselect=True,
-                                label="Sources",
-                                info="Only search articles from these sources (none chosen: all).",
-                                elem_id="qa-source-filter",
-                            )
-                            with gr.Row():
-                                date_from = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD", elem_id="qa-from")
-                                date_to = gr.Textbox(label="Published to", placeholder="YYYY-MM-DD", elem_id="qa-to")
+                        with gr.Accordion("Filters: sources and publication dates", open=False, elem_id="qa-filters"):
+                            with gr.Row(equal_height=True):
+                                source_filter = gr.Dropdown(
+                                    choices=_source_choices(rows),
+                                    multiselect=True,
+                                    label="Sources (none chosen: all)",
+                                    elem_id="qa-source-filter",
+                                    scale=2,
+                                    min_width=200,
+                                )
+                                date_from = gr.Textbox(
+                                    label="From", placeholder="YYYY-MM-DD", elem_id="qa-from", scale=1, min_width=120
+                                )
+                                date_to = gr.Textbox(
+                                    label="To", placeholder="YYYY-MM-DD", elem_id="qa-to", scale=1, min_width=120
+                                )
                             filter_note = gr.HTML(
                                 '<div class="qa-filter-note">No filters: questions search every article.</div>',
                                 elem_id="qa-filter-note",
@@ -654,12 +667,16 @@ def build_app(assistant) -> gr.Blocks:
                             height=160,
                         )
                         summary = gr.HTML("", elem_id="qa-summary")
-                        gr.HTML("<div class='qa-section-title' style='margin-top:18px'>Remove an article</div>")
-                        with gr.Row():
+                        gr.HTML(
+                            "<div class='qa-section-title' style='margin-top:18px'>Remove an article</div>"
+                            "<div class='qa-hint'>Choose an article (type to search by title or doc id).</div>"
+                        )
+                        with gr.Row(equal_height=True, elem_id="qa-remove-row"):
                             remove_choice = gr.Dropdown(
                                 choices=_doc_choices(rows),
-                                label="Article",
+                                label="Article to remove",
                                 show_label=False,
+                                container=False,
                                 scale=4,
                                 elem_id="qa-remove-choice",
                             )
@@ -669,15 +686,14 @@ def build_app(assistant) -> gr.Blocks:
                         gr.HTML("<div class='qa-section-title'>Indexed articles</div>")
                         table = gr.HTML(library_table(rows), elem_id="qa-articles")
 
-        ask_outputs = [question, chatbot, sources_panel, turns, selected, clear_button]
+        ask_outputs = [question, chatbot, sources_panel, turns, selected]
         filter_inputs = [source_filter, date_from, date_to]
         question.submit(on_ask, [question, turns, *filter_inputs], ask_outputs, api_visibility="private")
         ask_button.click(on_ask, [question, turns, *filter_inputs], ask_outputs, api_visibility="private")
         chatbot.example_select(on_example, [turns, *filter_inputs], ask_outputs, api_visibility="private")
         chatbot.select(on_select, [turns, selected], [sources_panel, selected], api_visibility="private")
-        clear_outputs = [chatbot, sources_panel, turns, selected, question, clear_button]
-        clear_button.click(on_clear, None, clear_outputs, api_visibility="private")
-        chatbot.clear(on_clear, None, clear_outputs, api_visibility="private")
+        # The chatbot's own clear (trash) button starts a new conversation: no history, no sources.
+        chatbot.clear(on_clear, None, [chatbot, sources_panel, turns, selected, question], api_visibility="private")
         for box in filter_inputs:
             box.change(on_filters, filter_inputs, filter_note, api_visibility="private", show_progress="hidden")
         uploads.upload(
@@ -703,7 +719,7 @@ THEME = gr.themes.Soft(
 )
 
 CSS = r"""
-.gradio-container { max-width: 1480px !important; margin: 0 auto !important; }
+.gradio-container { width: 100% !important; max-width: 1480px !important; margin: 0 auto !important; }
 footer { opacity: .7; }
 #qa-header { margin-bottom: 4px; }
 .qa-header { display: flex; align-items: center; justify-content: space-between; padding: 6px 4px 2px; }
@@ -721,8 +737,6 @@ footer { opacity: .7; }
 #qa-chat a.qa-marker:hover { background: #4f46e5; color: #fff; }
 .qa-placeholder { color: var(--body-text-color-subdued); text-align: center; line-height: 1.5; max-width: 460px; margin: 0 auto; }
 #qa-input-row { align-items: stretch; gap: 8px; }
-#qa-actions { justify-content: flex-end; min-height: 0; }
-#qa-actions button { flex: 0 0 auto; max-width: 200px; }
 .qa-filter-note { font-size: .85rem; color: var(--body-text-color-subdued); padding: 2px 2px 4px; }
 .qa-filter-note.qa-active { color: #4338ca; }
 .qa-error { color: #b91c1c !important; }
@@ -753,15 +767,16 @@ a.qa-chip { flex: 0 0 auto; display: inline-flex; align-items: center; justify-c
   height: 22px; padding: 0 6px; border-radius: 6px; background: #4f46e5; color: #fff !important; font-size: .78rem;
   font-weight: 700; text-decoration: none; }
 a.qa-chip.small { min-width: 18px; height: 18px; font-size: .7rem; margin-left: 3px; }
-.qa-article { border: 1px solid var(--border-color-primary); border-radius: 10px; margin-bottom: 14px; overflow: hidden; }
-.qa-article header { padding: 10px 14px; background: var(--background-fill-secondary);
-  border-bottom: 1px solid var(--border-color-primary); }
+.qa-article { border: 1px solid var(--border-color-primary); border-radius: 10px; margin-bottom: 14px; }
+.qa-article header { padding: 10px 14px; background: var(--background-fill-secondary); border-radius: 10px 10px 0 0;
+  border-bottom: 1px solid var(--border-color-primary); position: sticky; top: -16px; z-index: 1;
+  box-shadow: 0 1px 0 var(--border-color-primary); }
 .qa-article-title { font-weight: 650; font-size: 1rem; line-height: 1.35; }
 .qa-article-cites { font-size: .78rem; color: var(--body-text-color-subdued); margin-top: 4px; }
 .qa-article-text { white-space: pre-wrap; padding: 12px 16px; font-family: Georgia, "Times New Roman", serif;
   font-size: .98rem; line-height: 1.65; color: var(--body-text-color); overflow-wrap: anywhere; }
 mark.qa-mark { background: #fef08a; color: inherit; padding: 1px 2px; border-radius: 3px;
-  box-shadow: inset 0 -2px 0 #facc15; scroll-margin: 80px; transition: background .3s; }
+  box-shadow: inset 0 -2px 0 #facc15; scroll-margin: 130px 0 40px; transition: background .3s; }
 mark.qa-mark::before { content: attr(data-marker); display: inline-block; font-family: ui-sans-serif, system-ui, sans-serif;
   font-size: .68rem; font-weight: 700; color: #fff; background: #4f46e5; border-radius: 4px; padding: 0 4px;
   margin-right: 4px; vertical-align: 2px; line-height: 1.4; }
@@ -783,12 +798,17 @@ mark.qa-mark.qa-flash { animation: qa-flash 1.6s ease-out; }
 .qa-tag-added { color: #166534; background: #dcfce7; }
 .qa-tag-replaced { color: #3730a3; background: #e0e7ff; }
 .qa-tag-skipped { color: #991b1b; background: #fee2e2; }
-.qa-table { width: 100%; border-collapse: collapse; font-size: .88rem; }
-.qa-table th { text-align: left; font-size: .72rem; text-transform: uppercase; letter-spacing: .05em;
+.qa-table-wrap { max-height: 70vh; overflow-y: auto; border: 1px solid var(--border-color-primary); border-radius: 10px;
+  background: var(--background-fill-primary); }
+#qa-articles table.qa-table { width: 100%; border-collapse: collapse; font-size: .88rem; border: none; margin: 0; }
+#qa-articles table.qa-table th, #qa-articles table.qa-table td { border: none; border-bottom: 1px solid var(--border-color-primary); }
+#qa-articles table.qa-table tr { border: none; }
+#qa-articles table.qa-table tr:last-child td { border-bottom: none; }
+.qa-table th { position: sticky; top: 0; background: var(--background-fill-secondary); text-align: left; font-size: .72rem; text-transform: uppercase; letter-spacing: .05em;
   color: var(--body-text-color-subdued); border-bottom: 1px solid var(--border-color-primary); padding: 6px 8px; }
 .qa-table td { border-bottom: 1px solid var(--border-color-primary); padding: 8px; vertical-align: top; }
 .qa-table tr:hover td { background: var(--background-fill-secondary); }
-.qa-table code { font-size: .78rem; }
+.qa-table code { font-size: .78rem; white-space: nowrap; background: none; padding: 0; }
 .qa-col-title { font-weight: 550; }
 .qa-num { text-align: right !important; }
 .qa-table-empty { color: var(--body-text-color-subdued); padding: 20px; text-align: center; }

@@ -1,0 +1,439 @@
+"""The web app, end to end: the real server (serve(), first-start ingest of the samples),
+driven by a real headless Chromium through Playwright, and by gradio_client over its API.
+
+One server per module; each browser test opens its own page (its own chat session).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ARTIFACTS, ROOT, free_port
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+RAFAH = "What did Netanyahu say about Rafah?"
+RAFAH_SENTENCES = [
+    "On Tuesday evening, Netanyahu again promised to enter the southern town of Rafah, where Hamas still maintains control.",
+    "He told representatives of the hostage families: \"We will enter Rafah and we will eliminate the Hamas battalions there with or without a deal.”",
+]
+FOLLOW_UP = "When did he promise that?"
+ABSENT = "What did Blinken say about Ukraine?"
+NOT_FOUND = "Not found in these articles."
+
+ORCHARD = """Orchard town celebrates record apple harvest
+
+Farmers in the valley town of Pellworth picked a record 12,000 tonnes of apples this autumn.
+The mayor of Pellworth, Ida Varga, said the harvest festival will be held on October 12.
+"""
+
+HOSTILE = """Harbor council <b>approves</b> lighthouse repairs
+
+The Brindlemoor harbor council voted on Monday to repair the old lighthouse before the winter storms.
+Council clerk Mara Quill said the notice read <script>window.__xss=1</script> and <img src=x onerror="window.__xss=2"> in the minutes, which nobody could explain.
+The sign by the quay also said ${window.__xss=3} and {{constructor.constructor('window.__xss=4')()}} in chalk.
+Repairs are expected to cost 40,000 pounds and finish in November.
+"""
+
+
+# --- fixtures ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, embedder):
+    """The real app via qa.web.serve on a free port, over a fresh store (samples ingested on first start)."""
+    from qa import Assistant
+    from qa.web import serve
+
+    store = tmp_path_factory.mktemp("web-store")
+    assistant = Assistant(store=store, embedder=embedder)
+    assert assistant.articles() == []
+    app, url = serve(assistant, host="127.0.0.1", port=free_port(), block=False, quiet=True)
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        assert len(assistant.articles()) == 2, "first start with an empty store must ingest data/sample"
+        yield assistant, url.rstrip("/") + "/", store
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    _, url, _ = server
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs
+    page.goto(url)
+    page.wait_for_selector("#qa-question textarea")
+    yield page
+    context.close()
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+BOT = "#qa-chat [data-testid='bot']"
+
+
+def ask(page, question: str) -> str:
+    """Type a question, send it, wait for its answer; returns the answer bubble's visible text."""
+    before = page.locator(BOT).count()
+    page.fill("#qa-question textarea", question)
+    page.press("#qa-question textarea", "Enter")
+    page.wait_for_function(
+        "([sel, n]) => document.querySelectorAll(sel).length > n", arg=[BOT, before]
+    )
+    page.wait_for_function(
+        "(n) => { const p = document.querySelector('#qa-sources .qa-sources'); return p && p.dataset.turn === String(n); }",
+        arg=before,
+    )
+    return page.locator(BOT).nth(before).inner_text().strip()
+
+
+def mark_texts(page) -> list[str]:
+    return page.eval_on_selector_all("#qa-sources mark.qa-mark", "els => els.map(e => e.textContent)")
+
+
+def expected_sentences(citations) -> list[str]:
+    """Each cited (article, span) once, in reading order within an article."""
+    seen, out = set(), []
+    for c in sorted(citations, key=lambda c: (c.doc_id, c.start)):
+        if (c.doc_id, c.start) not in seen:
+            seen.add((c.doc_id, c.start))
+            out.append(c.text)
+    return out
+
+
+def bubble_text(answer) -> str:
+    """What the chat bubble of an Answer reads: its sentences with [n] markers, or the plain not-found."""
+    if answer.abstained:
+        return NOT_FOUND
+    first: dict[int, object] = {}
+    for c in answer.citations:
+        first.setdefault(c.marker, c)
+    return " ".join(f"{c.text} [{n}]" for n, c in sorted(first.items()))
+
+
+def upload(page, *paths: Path) -> str:
+    """Upload files through the Library tab; returns the summary line ("1 added, 0 unchanged, …")."""
+    page.get_by_role("tab", name="Library").click()
+    run = "(() => { const s = document.querySelector('#qa-summary .qa-summary'); return s ? s.dataset.run : ''; })()"
+    old = page.evaluate(run)
+    page.set_input_files("#qa-upload input[type=file]", [str(p) for p in paths])
+    page.wait_for_function(f"(old) => {run} !== old", arg=old)
+    return page.get_attribute("#qa-summary .qa-summary-line", "data-summary")
+
+
+def in_view(page, selector: str) -> bool:
+    """Whether the element is visible inside the scrolling sources panel and the window."""
+    return page.evaluate(
+        """(sel) => {
+            const el = document.querySelector(sel); const box = document.querySelector('#qa-sources .qa-sources');
+            if (!el || !box) return false;
+            const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+            return r.top >= b.top - 1 && r.bottom <= b.bottom + 1 && r.top >= 0 && r.bottom <= window.innerHeight;
+        }""",
+        selector,
+    )
+
+
+# --- chat ----------------------------------------------------------------------------
+
+
+def test_answer_and_highlights_carry_exactly_the_cited_sentences(page, server):
+    assistant, _, _ = server
+    expected = assistant.ask(RAFAH)
+    assert not expected.abstained
+    assert expected_sentences(expected.citations) == RAFAH_SENTENCES
+
+    bubble = ask(page, RAFAH)
+    # The answer bubble: each cited sentence, then its clickable marker.
+    assert bubble == f"{RAFAH_SENTENCES[0]} [1] {RAFAH_SENTENCES[1]} [2]"
+    links = page.eval_on_selector_all(f"{BOT} a.qa-marker", "els => els.map(e => [e.textContent, e.getAttribute('href')])")
+    assert links == [["[1]", "#cite-1"], ["[2]", "#cite-2"]]
+
+    # The sources panel: the full article, with exactly the cited sentences marked.
+    assert sorted(mark_texts(page)) == sorted(RAFAH_SENTENCES)
+    assert page.eval_on_selector("#cite-1", "e => e.textContent") == RAFAH_SENTENCES[0]
+    assert page.eval_on_selector("#cite-2", "e => e.textContent") == RAFAH_SENTENCES[1]
+    article = assistant.article(expected.citations[0].doc_id)
+    panel_text = page.eval_on_selector(".qa-article-text", "e => e.textContent")
+    assert panel_text == article.text  # the whole article, unaltered, around the marks
+    header = page.inner_text(".qa-article header")
+    assert article.title in header and "004_a8ed45d3df2df383.txt" in header and "date unknown" in header
+    # The compact list of cited sentences with their scores.
+    items = page.locator(".qa-cited li")
+    assert items.count() == 2
+    for i, c in enumerate(sorted(expected.citations, key=lambda c: c.marker)):
+        text = items.nth(i).inner_text()
+        assert c.text in text and f"score {c.score:.3f}" in text
+
+    # Clicking [2] in the answer brings its span into view (and flashes it).
+    page.eval_on_selector("#qa-sources .qa-sources", "e => { e.style.scrollBehavior = 'auto'; e.scrollTop = 0; }")
+    page.evaluate("document.documentElement.style.scrollBehavior = 'auto'")
+    assert not in_view(page, "#cite-2"), "the second span should start out of view for this check to mean anything"
+    page.locator(f"{BOT} a.qa-marker", has_text="[2]").click()
+    page.wait_for_function("() => document.querySelector('#cite-2').classList.contains('qa-flash')")
+    page.wait_for_timeout(900)  # smooth scrolling
+    assert in_view(page, "#cite-2")
+    assert page.url.endswith("/") or "#cite-2" not in page.url  # handled in-page, no navigation
+
+
+def test_follow_up_uses_the_earlier_question(page, server):
+    assistant, _, _ = server
+    ask(page, RAFAH)
+    bubble = ask(page, FOLLOW_UP)
+    expected = assistant.ask(FOLLOW_UP, history=[RAFAH])
+    assert not expected.abstained
+    assert "Netanyahu" in expected.resolved_question
+    assert "On Tuesday evening, Netanyahu again promised" in bubble
+    assert bubble == bubble_text(expected)
+    assert sorted(mark_texts(page)) == sorted(expected_sentences(expected.citations))
+    assert f"Read as: {expected.resolved_question}" in page.inner_text("#qa-sources .qa-src-head")
+    assert page.locator("#cite-2").count() == 0
+    # Clicking [2] in the first answer selects that answer, shows its sources and brings span 2 into view.
+    page.evaluate("document.documentElement.style.scrollBehavior = 'auto'")
+    page.locator(BOT).first.locator("a.qa-marker", has_text="[2]").click()
+    page.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '0'")
+    assert sorted(mark_texts(page)) == sorted(RAFAH_SENTENCES)
+    page.wait_for_function("() => document.querySelector('#cite-2').classList.contains('qa-flash')")
+    page.wait_for_timeout(900)
+    assert in_view(page, "#cite-2")
+
+    # The chat's clear button starts a new conversation: the next question has no history.
+    page.click("#qa-chat button[aria-label='Clear']")
+    page.wait_for_selector("#qa-sources .qa-empty")
+    assert page.locator(BOT).count() == 0
+    fresh = assistant.ask(FOLLOW_UP)
+    bubble = ask(page, FOLLOW_UP)
+    assert page.get_attribute("#qa-sources .qa-sources", "data-turn") == "0"
+    assert bubble == bubble_text(fresh)
+    assert fresh.resolved_question == FOLLOW_UP
+    assert "Read as" not in page.inner_text("#qa-sources .qa-src-head")  # asked without the earlier question
+
+
+def test_examples_on_first_load_and_the_plain_not_found(page, server):
+    assistant, _, _ = server
+    from qa.web import EXAMPLES
+
+    examples = page.locator("#qa-chat button", has_text="?")
+    assert [e.strip() for e in examples.all_inner_texts()] == EXAMPLES
+    page.locator("#qa-chat button", has_text="Who did Blinken meet in Tel Aviv?").click()
+    page.wait_for_selector(BOT)
+    page.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '0'")
+    assert page.locator(BOT).first.inner_text().strip() == bubble_text(assistant.ask("Who did Blinken meet in Tel Aviv?"))
+    assert "Isaac Herzog" in " ".join(mark_texts(page))
+
+    assert assistant.ask(ABSENT).abstained
+    bubble = ask(page, ABSENT)
+    assert bubble == NOT_FOUND
+    assert page.locator(BOT).last.locator("a").count() == 0
+    assert mark_texts(page) == []
+    assert page.locator("#qa-sources .qa-notfound").count() == 1
+
+
+def test_filters_are_validated_and_apply_to_the_next_question(page, server):
+    page.click("#qa-filters button.label-wrap, #qa-filters > button")
+    page.fill("#qa-from textarea", "2024-13-45")
+    page.wait_for_selector("#qa-filter-note .qa-error")
+    assert "not a real date" in page.inner_text("#qa-filter-note")
+    before = page.locator(BOT).count()
+    page.fill("#qa-question textarea", RAFAH)
+    page.press("#qa-question textarea", "Enter")
+    page.wait_for_selector(".toast-body.error:has-text('not a real date')")  # an error toast, not an answer
+    assert page.locator(BOT).count() == before
+    # A valid range: the sample articles carry no date, so nothing matches.
+    page.fill("#qa-from textarea", "2024-05-01")
+    page.wait_for_selector("#qa-filter-note .qa-active")
+    assert ask(page, RAFAH) == NOT_FOUND
+    assert "published on or after 2024-05-01" in page.inner_text("#qa-sources")
+
+
+# --- library ---------------------------------------------------------------------------
+
+
+def test_upload_ingests_reports_and_lists_the_article_and_remove_drops_it(page, server, tmp_path):
+    assistant, _, store = server
+    article = tmp_path / "orchard report (final).txt"
+    article.write_text(ORCHARD, encoding="utf-8")
+    bad = tmp_path / "notes.txt"
+    bad.write_bytes(b"\x00\x01binary")
+
+    assert upload(page, article) == "1 added, 0 unchanged, 0 replaced, 0 skipped"
+    title = "Orchard town celebrates record apple harvest"
+    page.wait_for_selector(f"#qa-articles td:has-text('{title}')")
+    assert title in [a["title"] for a in assistant.articles()]
+    # Uploads are copied into the store's private folder under a sanitized name.
+    assert (store / "uploads" / "orchard_report_final.txt").read_text(encoding="utf-8") == ORCHARD
+    assert "3 articles" in page.inner_text("#qa-header")
+
+    # The same file again is unchanged; a broken one is skipped with its reason.
+    summary = upload(page, article, bad)
+    assert summary == "0 added, 1 unchanged, 0 replaced, 1 skipped"
+    assert "notes.txt: binary file" in page.inner_text("#qa-summary")
+
+    # Remove it through the dropdown + button.
+    doc_id = next(a["doc_id"] for a in assistant.articles() if a["title"] == title)
+    page.click("#qa-remove-choice input")
+    page.fill("#qa-remove-choice input", doc_id)
+    page.locator("#qa-remove-choice li", has_text=doc_id).first.click()
+    page.click("#qa-remove")
+    page.wait_for_selector("#qa-remove-note:has-text('Removed')")
+    assert page.locator(f"#qa-articles td:has-text('{title}')").count() == 0
+    assert assistant.article(doc_id) is None
+    assert not (store / "uploads" / "orchard_report_final.txt").exists()
+
+
+def test_uploads_of_other_types_or_too_large_are_refused(page, server, tmp_path):
+    import httpx
+
+    assistant, url, _ = server
+    count = len(assistant.articles())
+    page.get_by_role("tab", name="Library").click()
+    csv = tmp_path / "table.csv"
+    csv.write_text("a,b\n1,2\n")
+    page.set_input_files("#qa-upload input[type=file]", [str(csv)])
+    page.wait_for_selector(".toast-message-text:has-text('Invalid file type')")
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * (9 * 2**20 // 5))
+    page.set_input_files("#qa-upload input[type=file]", [str(big)])
+    page.wait_for_selector(".toast-message-text:has-text('maximum allowed size')")
+    # The server refuses it too, whatever the browser does.
+    with big.open("rb") as handle:
+        response = httpx.post(url + "gradio_api/upload", files=[("files", ("big.txt", handle, "text/plain"))], timeout=30)
+    assert response.status_code == 413
+    assert len(assistant.articles()) == count
+    assert page.locator("#qa-summary .qa-summary-line").count() == 0
+
+
+def test_article_markup_is_shown_as_text_and_never_runs(page, server, tmp_path):
+    hostile = tmp_path / "<img src=x onerror=alert(1)>.txt"
+    hostile.write_text(HOSTILE, encoding="utf-8")
+    assert upload(page, hostile) == "1 added, 0 unchanged, 0 replaced, 0 skipped"
+    page.get_by_role("tab", name="Ask").click()
+    bubble = ask(page, "What did Mara Quill say?")
+    assert '<script>window.__xss=1</script>' in bubble
+    assert '<img src=x onerror="window.__xss=2">' in bubble
+
+    panel = page.inner_text("#qa-sources")
+    assert "<script>window.__xss=1</script>" in panel
+    assert '<img src=x onerror="window.__xss=2">' in panel
+    assert "${window.__xss=3}" in panel and "{{constructor.constructor('window.__xss=4')()}}" in panel
+    assert "Harbor council <b>approves</b> lighthouse repairs" in panel
+    assert mark_texts(page) == [
+        'Council clerk Mara Quill said the notice read <script>window.__xss=1</script> and '
+        '<img src=x onerror="window.__xss=2"> in the minutes, which nobody could explain.'
+    ]
+    page.get_by_role("tab", name="Library").click()
+    assert "Harbor council <b>approves</b> lighthouse repairs" in page.inner_text("#qa-articles")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__xss") is None
+    assert page.dialogs == []
+    assert page.locator("#qa-sources img, #qa-chat .message-content img, #qa-articles img, #qa-sources b").count() == 0
+    assert page.locator("#qa-sources script, #qa-chat .message-content script").count() == 0
+
+
+def test_screenshot(page, server):
+    ask(page, RAFAH)
+    page.locator(f"{BOT} a.qa-marker", has_text="[1]").click()
+    page.wait_for_timeout(900)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    target = ARTIFACTS / "app.png"
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 20_000
+    page.get_by_role("tab", name="Library").click()
+    page.wait_for_selector("#qa-articles table")
+    page.screenshot(path=str(ARTIFACTS / "app-library.png"), full_page=True)
+
+
+# --- API and file serving -----------------------------------------------------------------
+
+
+def test_api_ask_returns_the_cli_json(server):
+    from gradio_client import Client
+
+    assistant, url, _ = server
+    client = Client(url, verbose=False)
+    got = client.predict(RAFAH, api_name="/ask")
+    assert got == json.loads(json.dumps(assistant.ask(RAFAH).to_dict()))
+    assert [c["text"] for c in got["citations"]] == RAFAH_SENTENCES
+    for c in got["citations"]:
+        assert assistant.article(c["doc_id"]).text[c["start"] : c["end"]] == c["text"]
+    assert set(got) == {"question", "text", "abstained", "citations", "resolved_question", "dropped"}
+
+    follow = client.predict(FOLLOW_UP, [RAFAH], api_name="/ask")
+    assert follow == json.loads(json.dumps(assistant.ask(FOLLOW_UP, history=[RAFAH]).to_dict()))
+    absent = client.predict(ABSENT, api_name="/ask")
+    assert absent["abstained"] is True and absent["citations"] == [] and absent["text"] == NOT_FOUND
+    # Filters pass through: only the other sample article.
+    other = next(a["source"] for a in assistant.articles() if a["source"].endswith("000_931a4d0f5c8aff4b.txt"))
+    filtered = client.predict(RAFAH, [], [other], "", "", api_name="/ask")
+    assert filtered == json.loads(json.dumps(assistant.ask(RAFAH, sources=[other]).to_dict()))
+    assert all(c["source"] == other for c in filtered["citations"])
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/passwd",
+        str(ROOT / "pyproject.toml"),
+        str(ROOT / "data" / "sample" / "000_931a4d0f5c8aff4b.txt"),
+        "../../../../etc/passwd",
+    ],
+)
+def test_files_outside_the_app_cannot_be_read(server, path):
+    _, url, store = server
+    for route in ("gradio_api/file=", "file="):
+        status, body = _get(url + route + path)
+        assert status != 200 or not body, (route, path, status)
+        assert b"root:" not in body and b"[project]" not in body
+    # Nor anything in the store (the private upload copies included).
+    status, body = _get(url + "gradio_api/file=" + str(store / "chroma.sqlite3"))
+    assert status != 200 or not body
+
+
+def test_helpers_escape_and_validate():
+    from qa.web import check_filters, esc, esc_md, safe_name, safe_url, source_label
+
+    assert esc('<script>"x"</script>${a}{{b}}') == (
+        "&lt;script&gt;&quot;x&quot;&lt;/script&gt;&#36;&#123;a&#125;&#123;&#123;b&#125;&#125;"
+    )
+    assert "<" not in esc_md("<img src=x onerror=alert(1)>") and "\\*" in esc_md("*bold*")
+    assert safe_url("javascript:alert(1)") == "" and safe_url("https://ex.com/a") == "https://ex.com/a"
+    assert safe_url("file:///etc/passwd") == ""
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("..\\..\\x <b>.TXT") == "x_b.txt"
+    assert safe_name(".hidden.md") == "hidden.md"
+    assert source_label("/a/b/c.txt") == "c.txt" and source_label("https://www.ex.com/x") == "ex.com"
+    assert check_filters(["s"], " 2024-05-01 ", "") == (["s"], "2024-05-01", "")
+    for bad in [("2024-5-1", ""), ("2024-02-30", ""), ("2024-05-02", "2024-05-01")]:
+        with pytest.raises(ValueError):
+            check_filters([], *bad)
