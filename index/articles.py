@@ -91,6 +91,8 @@ def decode_text(data: bytes, where: str) -> str:
     """Decode UTF-8 text, refusing binary data with a clear message."""
     if not data.strip():
         raise LoadError(f"{where}: empty file")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise LoadError(f"{where}: UTF-16 text; save it as UTF-8")
     if b"\x00" in data[:8192]:
         raise LoadError(f"{where}: binary file (contains NUL bytes), not text")
     try:
@@ -99,6 +101,25 @@ def decode_text(data: bytes, where: str) -> str:
         raise LoadError(
             f"{where}: not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from None
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
+
+
+def decode_html(data: bytes, where: str) -> str:
+    """Decode a web page: UTF-8, or the charset its <meta> tag declares (saved pages often
+    are windows-1252). Offsets are taken on the extracted text, so decoding is free to differ."""
+    try:
+        return decode_text(data, where)
+    except LoadError as utf8_error:
+        declared = _META_CHARSET.search(data[:4096])
+        if not declared or b"\x00" in data[:8192]:
+            raise
+        charset = declared.group(1).decode("ascii")
+        try:
+            return data.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            raise LoadError(f"{utf8_error}; nor the declared charset '{charset}'") from None
 
 
 def title_from_text(text: str) -> str:
@@ -153,13 +174,23 @@ def load_text_file(path: Path, data: bytes) -> Article:
     )
 
 
+_PROSE_LINE = re.compile(r"(?:\S+\s+){4,}\S*[.!?…\"'”’)]\s*$")
+
+
+def has_prose(text: str) -> bool:
+    """True when some line reads like a sentence (five words or more, ending like one);
+    a page whose extract is only menu entries and teaser links has none."""
+    return any(_PROSE_LINE.search(line.strip()) for line in text.splitlines())
+
+
 def load_html_file(path: Path, data: bytes) -> Article:
     import trafilatura  # imported here: only HTML input pays for it
 
-    html = decode_text(data, str(path))
+    html = decode_html(data, str(path))
     extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
     text = getattr(extracted, "text", None) or ""
-    if not text.strip():
+    if not text.strip() or not has_prose(text):
+        # An index or menu page: the extractor falls back to link text, which is no article.
         raise LoadError(f"{path}: no article text found in the HTML")
     title = (getattr(extracted, "title", None) or "").strip()
     if title and not text.lstrip().startswith(title):
@@ -174,7 +205,8 @@ def load_html_file(path: Path, data: bytes) -> Article:
         source=url or str(path),
         url=url,
         published=normalize_date(getattr(extracted, "date", None)),
-        authors=[a.strip() for a in author.split(";") if a.strip()],
+        # the extractor sometimes leaves a byline's date among the authors ("Jane Reporter; March 5")
+        authors=[a.strip() for a in author.split(";") if a.strip() and not re.search(r"\d", a)],
         origin=str(path),
         where=str(path),
     )

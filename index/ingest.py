@@ -10,7 +10,7 @@ from index.articles import Article, Skipped, iter_files, load_file
 from index.embedder import Embedder
 from index.sentences import Sentence, split_sentences
 from index.speakers import attribute_speakers
-from index.store import Store
+from index.store import READY, WRITING, Store
 
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) after each input file."""
@@ -54,15 +54,14 @@ def ingest(
     """Ingest files and folders. Idempotent: known content is left alone, changed content replaced.
 
     An article read from the same place as an older one (same file, same JSONL line, same
-    id) replaces it. The older one is dropped only at the end, and only if nothing in this
-    ingest still carries it, so moved or reordered content is not re-embedded, and a new
-    version that turns out to be unusable (skipped) never costs the old one.
+    id) replaces it. The older one is hidden at once (marked half-written, so a crash
+    leaves it to ``Store.repair``) and deleted at the end unless this ingest meets it again
+    elsewhere (a moved file, a shifted JSONL line): then it is simply kept, not re-embedded.
+    A new version that turns out unusable (skipped) never costs the old one.
     """
     paths = list(paths)
     report = IngestReport()
-    seen: dict[str, tuple[str, str]] = {}  # doc_id -> (content hash, where it was read)
-    supersedes: dict[str, set[str]] = {}  # new doc_id -> older doc ids read from the same place
-    replaced: set[str] = set()  # doc ids whose own older version was replaced in place
+    run = _Run(store, report)
     written: list[str] = []
     pending: list[tuple[Article, list[Sentence]]] = []
 
@@ -85,18 +84,14 @@ def ingest(
             if isinstance(item, Skipped):
                 report.skipped.append(item)
                 continue
-            if not _is_new(store, item, seen, report):
+            meta = run.check(item)
+            if meta is False:
                 continue
             sentences = prepare(item)
             if not sentences:
                 report.skipped.append(Skipped(item.where or item.origin or item.doc_id, "no article sentences found (only page junk?)"))
                 continue
-            if store.article_meta(item.doc_id) is not None:
-                replaced.add(item.doc_id)  # same id, new content (or a half-written copy): overwrite it
-                store.remove(item.doc_id)
-            older = [d for d in (store.doc_ids_with_origin(item.origin) if item.origin else []) if d != item.doc_id]
-            if older:
-                supersedes[item.doc_id] = set(older)
+            run.make_room(item, meta)
             pending.append((item, sentences))
             if sum(len(s) for _, s in pending) >= batch_sentences:
                 flush()
@@ -106,35 +101,67 @@ def ingest(
             progress(done, len(files))
     if pending:
         flush()
-    for doc_id in written:
-        dropped = sorted(old for old in supersedes.get(doc_id, ()) if old not in seen)
-        for old in dropped:
-            if store.remove(old):
-                report.removed.append(old)
-        if dropped or doc_id in replaced:
-            report.replaced.append(doc_id)
-        else:
-            report.added.append(doc_id)
+    run.finish(written)
     return report
 
 
-def _is_new(store: Store, article: Article, seen: dict[str, tuple[str, str]], report: IngestReport) -> bool:
-    """False when the article is already stored as it is (or was read earlier in this ingest)."""
-    where = article.where or article.origin or article.doc_id
-    if article.doc_id in seen:
-        first_hash, first_where = seen[article.doc_id]
-        if first_hash == article.content_hash:
-            report.unchanged.append(article.doc_id)  # the same article twice, e.g. a copied file
-        else:
-            report.skipped.append(
-                Skipped(where, f"duplicate id '{article.doc_id}' with different text (already read from {first_where}); not loaded")
-            )
-        return False
-    seen[article.doc_id] = (article.content_hash, where)
-    meta = store.article_meta(article.doc_id)
-    if meta is not None and meta.get("state") == "ready" and meta.get("content_hash") == article.content_hash:
-        if article.origin and meta.get("origin") != article.origin:
-            store.set_origin(article.doc_id, article.origin)  # moved: later edits there replace it
-        report.unchanged.append(article.doc_id)
-        return False
-    return True
+class _Run:
+    """The bookkeeping of one ingest: what was read, and which older articles the new ones displace."""
+
+    def __init__(self, store: Store, report: IngestReport):
+        self.store = store
+        self.report = report
+        self.seen: dict[str, tuple[str, str]] = {}  # doc_id -> (content hash, where it was read)
+        self.hidden: dict[str, str] = {}  # older doc_id -> the new doc_id read from its place
+        self.replaced: set[str] = set()  # new doc ids that overwrite their own older version
+
+    def check(self, article: Article):
+        """False when the article needs no writing (unchanged, or a duplicate); else its stored
+        metadata (None when unknown)."""
+        where = article.where or article.origin or article.doc_id
+        if article.doc_id in self.seen:
+            first_hash, first_where = self.seen[article.doc_id]
+            if first_hash == article.content_hash:
+                self.report.unchanged.append(article.doc_id)  # the same article twice, e.g. a copied file
+            else:
+                self.report.skipped.append(
+                    Skipped(where, f"duplicate id '{article.doc_id}' with different text (already read from {first_where}); not loaded")
+                )
+            return False
+        self.seen[article.doc_id] = (article.content_hash, where)
+        was_hidden = self.hidden.pop(article.doc_id, None) is not None  # met again: not to be dropped
+        meta = self.store.article_meta(article.doc_id)
+        if meta is None or meta.get("content_hash") != article.content_hash:
+            return meta
+        if meta.get("state") == READY or was_hidden:
+            # Unchanged; if this ingest hid it, it has turned up elsewhere: show it again.
+            changes = {"state": READY} if meta.get("state") != READY else {}
+            if article.origin and meta.get("origin") != article.origin:
+                changes["origin"] = article.origin  # moved: later edits there replace it
+            if changes:
+                self.store.update_meta(article.doc_id, changes)
+            self.report.unchanged.append(article.doc_id)
+            return False
+        return meta  # half-written by a crash: write it again
+
+    def make_room(self, article: Article, meta: Optional[dict]) -> None:
+        """Before writing ``article``: drop its own older version, hide older ones from its place."""
+        if meta is not None:
+            self.replaced.add(article.doc_id)
+            self.store.remove(article.doc_id)
+        for old in self.store.doc_ids_with_origin(article.origin) if article.origin else []:
+            if old != article.doc_id and old not in self.seen and old not in self.hidden:
+                self.store.update_meta(old, {"state": WRITING})
+                self.hidden[old] = article.doc_id
+
+    def finish(self, written: list[str]) -> None:
+        displaced: dict[str, list[str]] = {}
+        for old, new in sorted(self.hidden.items()):
+            if self.store.remove(old):
+                self.report.removed.append(old)
+                displaced.setdefault(new, []).append(old)
+        for doc_id in written:
+            if doc_id in self.replaced or doc_id in displaced:
+                self.report.replaced.append(doc_id)
+            else:
+                self.report.added.append(doc_id)

@@ -62,7 +62,10 @@ class Store:
         settings = Settings(anonymized_telemetry=False)
         if host:
             self.location = f"chroma://{host}:{port or 8000}"
-            self.client = chromadb.HttpClient(host=host, port=int(port or 8000), settings=settings)
+            try:
+                self.client = chromadb.HttpClient(host=host, port=int(port or 8000), settings=settings)
+            except Exception as exc:  # chromadb says "Could not connect…" without saying where
+                raise ConnectionError(f"cannot reach the Chroma server at {host}:{port or 8000} ({exc})") from exc
         else:
             self.path = Path(path or default_store_path())
             self.path.mkdir(parents=True, exist_ok=True)
@@ -102,9 +105,9 @@ class Store:
     def doc_ids_with_origin(self, origin: str) -> list[str]:
         return self.articles.get(where={"origin": origin}, include=[])["ids"]
 
-    def set_origin(self, doc_id: str, origin: str) -> None:
-        """Record that an unchanged article is now read from ``origin`` (a moved file, a shifted line)."""
-        self.articles.update(ids=[doc_id], metadatas=[{"origin": origin}])
+    def update_meta(self, doc_id: str, changes: dict) -> None:
+        """Change some metadata of a stored article (its ``state``, or its ``origin`` when it moved)."""
+        self.articles.update(ids=[doc_id], metadatas=[dict(changes)])
 
     def write_article(self, article: Article, sentences: list[Sentence], embeddings: np.ndarray) -> None:
         """Store an article and its sentences; readers see it only once it is complete."""

@@ -1,0 +1,160 @@
+"""The `qa` command: three runs of the real console script, the rest in-process through qa.cli.main
+(which shares the already loaded model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE_DIR
+
+QA = str(Path(sys.executable).parent / "qa")
+RAFAH = "What did Netanyahu say about Rafah?"
+RAFAH_SENTENCES = {
+    "On Tuesday evening, Netanyahu again promised to enter the southern town of Rafah, where Hamas still maintains control.",
+    'He told representatives of the hostage families: "We will enter Rafah and we will eliminate the Hamas battalions there with or without a deal.”',
+}
+CITATION_FIELDS = {"doc_id", "source", "title", "published", "start", "end", "text", "score"}
+
+
+def run_qa(*args, timeout=180) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    env.pop("QA_STORE", None)
+    return subprocess.run([QA, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=SAMPLE_DIR.parent.parent)
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def cli_store(tmp_path_factory):
+    """A store filled by the real `qa ingest` (one subprocess run)."""
+    store = tmp_path_factory.mktemp("cli-store")
+    result = run_qa("--store", store, "ingest", SAMPLE_DIR)
+    return store, result
+
+
+def test_console_script_is_installed():
+    assert Path(QA).exists(), QA
+
+
+def test_ingest_prints_the_summary_and_exits_0(cli_store):
+    store, result = cli_store
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"2 added, 0 unchanged, 0 replaced, 0 skipped (store: {store})"
+    assert "Traceback" not in result.stderr
+    assert "Loading weights" not in result.stderr  # the model loader's bar is kept off the command line
+
+
+def test_ask_json_prints_the_answer_with_citations(cli_store):
+    store, _ = cli_store
+    result = run_qa("--store", store, "ask", RAFAH, "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["abstained"] is False
+    assert {"text", "abstained", "citations"} <= set(answer)
+    assert {c["text"] for c in answer["citations"]} == RAFAH_SENTENCES
+    original = (SAMPLE_DIR / "004_a8ed45d3df2df383.txt").read_bytes().decode("utf-8")
+    for c in answer["citations"]:
+        assert CITATION_FIELDS <= set(c)
+        assert c["source"] == str((SAMPLE_DIR / "004_a8ed45d3df2df383.txt").resolve())
+        assert c["title"].startswith("US Secretary Blinken tells Herzog")
+        assert c["published"] == ""
+        assert original[c["start"] : c["end"]] == c["text"]
+        assert isinstance(c["score"], float)
+        assert c["text"] in answer["text"]
+
+
+def test_a_bad_path_exits_non_zero_with_one_line(tmp_path):
+    missing = tmp_path / "no-such-article.txt"
+    started = time.perf_counter()
+    result = run_qa("--store", tmp_path / "store", "ingest", missing)
+    assert result.returncode != 0
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert str(missing) in lines[0] and "no such file or folder" in lines[0]
+    assert time.perf_counter() - started < 8  # says so without loading the model first
+
+
+# --- in-process: the same main() the console script runs ----------------------------
+
+
+@pytest.fixture
+def cli(embedder, capsys):
+    """Run qa.cli.main in-process; returns (exit code, stdout, stderr)."""
+    from qa.cli import main
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_remove_deletes_and_fails_clearly_for_an_unknown_id(cli, tmp_path):
+    store = tmp_path / "store"
+    code, out, _ = cli("--store", store, "ingest", SAMPLE_DIR, "--json")
+    assert code == 0 and json.loads(out)["added"] == 2
+    code, out, _ = cli("--store", store, "articles", "--json")
+    rows = json.loads(out)
+    assert len(rows) == 2
+    doomed = next(r["doc_id"] for r in rows if r["origin"].endswith("004_a8ed45d3df2df383.txt"))
+
+    code, out, err = cli("--store", store, "remove", doomed)
+    assert code == 0 and out.strip() == f"removed {doomed}"
+    code, out, _ = cli("--store", store, "articles", "--json")
+    assert [r["doc_id"] for r in json.loads(out)] == [r["doc_id"] for r in rows if r["doc_id"] != doomed]
+    from qa import Assistant
+
+    remaining = Assistant(store=store, embedder=None)
+    assert remaining.article(doomed) is None
+    assert all(meta["doc_id"] != doomed for _, _, meta in remaining.store.iter_sentences())
+
+    code, out, err = cli("--store", store, "remove", doomed)
+    assert code == 1 and out == ""
+    assert error_lines(err) == [f"qa: no article with doc id '{doomed}' in {store}"]
+
+    code, out, _ = cli("--store", store, "ask", RAFAH, "--json")
+    assert all(c["doc_id"] != doomed for c in json.loads(out)["citations"])  # the Rafah article is gone
+
+
+def test_ingest_with_some_bad_files_loads_the_rest_and_exits_1(cli, tmp_path):
+    good = tmp_path / "good.txt"
+    good.write_text("Bridge reopens\nThe harbour bridge reopened on Tuesday after eight months of repairs.", encoding="utf-8")
+    binary = tmp_path / "image.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
+    missing = tmp_path / "missing.md"
+    code, out, err = cli("--store", tmp_path / "store", "ingest", good, binary, missing)
+    assert code == 1
+    assert out.startswith("1 added, 0 unchanged, 0 replaced, 2 skipped")
+    assert error_lines(err) == [
+        f"qa: skipped {binary}: binary file (contains NUL bytes), not text",
+        f"qa: skipped {missing}: no such file or folder",
+    ]
+
+
+def test_ask_prints_text_with_markers(cli, tmp_path):
+    store = tmp_path / "store"
+    cli("--store", store, "ingest", SAMPLE_DIR)
+    code, out, _ = cli("--store", store, "ask", RAFAH)
+    assert code == 0
+    lines = out.splitlines()
+    assert "[1]" in lines[0] and "[2]" in lines[0]
+    assert lines[1].lstrip().startswith("[1] US Secretary Blinken tells Herzog")
+    code, out, _ = cli("--store", store, "ask", "What is the capital of Australia?")
+    assert code == 0 and out.strip() == "Not found in these articles."
+
+
+def test_ingest_twice_reports_unchanged(cli, tmp_path):
+    store = tmp_path / "store"
+    assert cli("--store", store, "ingest", SAMPLE_DIR)[0] == 0
+    code, out, _ = cli("--store", store, "ingest", SAMPLE_DIR)
+    assert code == 0 and out.startswith("0 added, 2 unchanged, 0 replaced, 0 skipped")
