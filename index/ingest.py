@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Union
 
 from index.articles import Article, Skipped, iter_files, load_file
-from index.embedder import Embedder
+import numpy as np
 from index.sentences import Sentence, split_sentences
 from index.speakers import attribute_speakers
 from index.store import READY, WRITING, Store
@@ -46,7 +46,7 @@ def prepare(article: Article) -> list[Sentence]:
 
 def ingest(
     store: Store,
-    embedder: Embedder,
+    embed: Callable[[list[str]], np.ndarray],
     paths: Iterable[Union[str, os.PathLike]],
     progress: Optional[Progress] = None,
     batch_sentences: int = 512,
@@ -67,7 +67,7 @@ def ingest(
 
     def flush() -> None:
         texts = [s.text for _, sentences in pending for s in sentences]
-        vectors = embedder.encode(texts)
+        vectors = embed(texts)
         offset = 0
         for article, sentences in pending:
             store.write_article(article, sentences, vectors[offset : offset + len(sentences)])

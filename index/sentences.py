@@ -19,6 +19,8 @@ TITLE, HEADING, BODY = "title", "heading", "body"
 _DATELINE_ONLY = re.compile(r"^[A-Z][\w.,' ()-]{0,60}?\s*(?:\(?[A-Z]{2,}\)?)?\s*[—–-]{1,2}\s*$")
 _HAS_WORD = re.compile(r"[^\W_]{2,}")
 _CLOSERS_ONLY = re.compile(r"^[\s\"'”’»)\]]+$")
+_INNER_BOUNDARY = re.compile(r"[.!?…][\"'”’»)\]]*\s+\S")
+_MARKDOWN_LEAD = re.compile(r"^(?:#{1,6}\s+|[*+-]\s+|>\s*|\d{1,3}[.)]\s+)+")
 _TERMINAL = re.compile(r"[.!?…\"'”’»)\]]\s*$")
 
 
@@ -63,7 +65,8 @@ def _lines(text: str) -> list[tuple[int, int]]:
 def _split_line(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Sentence spans inside one logical line, aligned exactly to ``text``."""
     line = text[start:end]
-    pieces = _segmenter().segment(line) if len(line) > 40 else [line]
+    # pysbd is the slow part of ingest: only lines with a possible inner boundary need it.
+    pieces = _segmenter().segment(line) if _INNER_BOUNDARY.search(line.rstrip()) else [line]
     spans: list[tuple[int, int]] = []
     cursor = 0
     for piece in pieces:
@@ -84,6 +87,9 @@ def _split_line(text: str, start: int, end: int) -> list[tuple[int, int]]:
     for s, e in spans:
         chunk = line[s:e]
         s += len(chunk) - len(chunk.lstrip())
+        lead = _MARKDOWN_LEAD.match(line, s)  # "# ", "* ", "> ", "1. " belong to the markup, not the sentence
+        if lead and lead.end() < e:
+            s = lead.end()
         e -= len(chunk) - len(chunk.rstrip())
         if e > s:
             result.append((start + s, start + e))

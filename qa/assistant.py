@@ -62,15 +62,20 @@ class Assistant:
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         with self._write_lock:
-            report = ingest(self.store, self.embedder, paths, progress=progress)
-        self.retriever.invalidate()
+            # The model loads only if something new needs embedding.
+            report = ingest(self.store, lambda texts: self.embedder.encode(texts), paths, progress=progress)
+        self._store_changed()
         return report
 
     def remove(self, doc_id: str) -> bool:
         with self._write_lock:
             removed = self.store.remove(doc_id)
-        self.retriever.invalidate()
+        self._store_changed()
         return removed
+
+    def _store_changed(self) -> None:
+        if self._retriever is not None:
+            self._retriever.invalidate()
 
     def article(self, doc_id: str) -> Optional[Article]:
         return self.store.article(doc_id)

@@ -162,12 +162,10 @@ def select(
 
     scored = [s for s in score_candidates(question, candidates, idf, tuning, known) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
     if question.kind == SAID and question.speaker:
-        # Prefer the speaker's own words on the topic; reported speech without a clear
-        # speaker is the fallback only when the speaker says nothing on it.
-        spoken = [s for s in scored if s.speaker_match and (s.coverage > 0 or not question.topic)]
-        if spoken:
-            scored = spoken
-        elif not any(s.coverage > 0 for s in scored):
+        # Only the speaker's own words (quoted or reported) answer "what did X say";
+        # a sentence that merely mentions X is someone else speaking.
+        scored = [s for s in scored if s.speaker_match and (s.coverage > 0 or not question.topic)]
+        if not scored:
             return [], f"nothing {question.speaker} said on this was found"
     if question.kind == HOW_MANY:
         # A count is the answer: a sentence without a number does not answer "how many".
