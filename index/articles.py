@@ -118,7 +118,7 @@ def decode_html(data: bytes, where: str) -> str:
         charset = declared.group(1).decode("ascii")
         try:
             return data.decode(charset)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # unknown charset, bytes it cannot decode, or no text codec
             raise LoadError(f"{utf8_error}; nor the declared charset '{charset}'") from None
 
 
@@ -127,6 +127,33 @@ def title_from_text(text: str) -> str:
     for line in text.lstrip("\ufeff").splitlines():  # a UTF-8 byte-order mark is not part of the title
         if line.strip():
             return line.strip().lstrip("#").strip()
+    return ""
+
+
+def author_names(value: object) -> list[str]:
+    """Authors as given: a name, a list of names, or objects with a "name" (anything else: none)."""
+    if isinstance(value, (str, dict)):
+        value = [value]
+    if not isinstance(value, list):
+        return []  # a number or a boolean names nobody
+    names = []
+    for author in value:
+        if isinstance(author, dict):
+            author = author.get("name")
+        if author and not isinstance(author, bool):
+            names.append(str(author))
+    return names
+
+
+def unicode_problem(article: "Article") -> str:
+    """Why an article cannot be stored as UTF-8 (a lone surrogate from a JSON escape), or ""."""
+    fields = [("text", article.text), ("title", article.title), ("id", article.doc_id), ("url", article.url)]
+    fields += [("authors", a) for a in article.authors]
+    for name, value in fields:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"field '{name}' has invalid Unicode (lone surrogate U+{ord(value[exc.start]):04X} at character {exc.start})"
     return ""
 
 
@@ -142,9 +169,6 @@ def article_from_record(record: object, where: str, origin: str, default_source:
     given_id = record.get("id")
     given_id = str(given_id).strip() if given_id is not None else ""  # a blank id is no id
     doc_id = given_id or derive_doc_id(text)
-    authors = record.get("authors") or []
-    if isinstance(authors, str):
-        authors = [authors]
     url = str(record.get("url") or "")
     title = record.get("title")
     return Article(
@@ -154,7 +178,7 @@ def article_from_record(record: object, where: str, origin: str, default_source:
         source=url or default_source,
         url=url,
         published=normalize_date(record.get("published")),
-        authors=[str(a) for a in authors if a],
+        authors=author_names(record.get("authors")),
         origin=f"id:{doc_id}" if given_id else origin,
         where=where,
     )
@@ -183,14 +207,39 @@ def has_prose(text: str) -> bool:
     return any(_PROSE_LINE.search(line.strip()) for line in text.splitlines())
 
 
+MAX_HTML_DEPTH = 255
+"""libxml2's HTML parser drops whatever is nested deeper than this."""
+_TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)[^<>]*?(/?)>")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+
+def nesting_depth(html: str) -> int:
+    """How deep the page's tags nest (roughly: unclosed tags count until the end)."""
+    depth = deepest = 0
+    for match in _TAG.finditer(html):
+        closing, name, self_closing = match.groups()
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not self_closing and name.lower() not in _VOID:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
 def load_html_file(path: Path, data: bytes) -> Article:
     import trafilatura  # imported here: only HTML input pays for it
 
     html = decode_html(data, str(path))
-    extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    try:
+        # <template> content is never rendered: text hidden there must not become citable
+        extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, prune_xpath="//template")
+    except Exception as exc:  # the extractor failing on a hostile page must not stop the batch
+        raise LoadError(f"{path}: cannot extract the article from the HTML ({type(exc).__name__})") from None
     text = getattr(extracted, "text", None) or ""
     if not text.strip() or not has_prose(text):
         # An index or menu page: the extractor falls back to link text, which is no article.
+        if nesting_depth(html) > MAX_HTML_DEPTH:
+            raise LoadError(f"{path}: no article text found in the HTML (its tags nest over {MAX_HTML_DEPTH} deep, past what the HTML parser reads)")
         raise LoadError(f"{path}: no article text found in the HTML")
     title = (getattr(extracted, "title", None) or "").strip()
     if title and not text.lstrip().startswith(title):
@@ -219,6 +268,9 @@ def load_json_file(path: Path, data: bytes) -> Iterator[Loaded]:
     except json.JSONDecodeError as exc:
         yield Skipped(str(path), f"malformed JSON at line {exc.lineno}: {exc.msg}")
         return
+    except RecursionError:
+        yield Skipped(str(path), "malformed JSON: nested too deeply")
+        return
     records = parsed if isinstance(parsed, list) else [parsed]
     if not records:
         yield Skipped(str(path), "no articles in the file (an empty JSON list)")
@@ -232,25 +284,38 @@ def load_json_file(path: Path, data: bytes) -> Iterator[Loaded]:
 
 
 def load_jsonl_file(path: Path) -> Iterator[Loaded]:
-    """Stream a JSONL export line by line, so a large file never sits in memory whole."""
+    """Stream a JSONL export line by line, so a large file never sits in memory whole (nor
+    does a single huge line: past ``MAX_FILE_BYTES`` the rest of it is read and dropped)."""
     lines = 0
+    number = 0
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        while True:
+            raw = handle.readline(MAX_FILE_BYTES + 1)
+            if not raw:
+                break
+            number += 1
             where = f"{path}:{number}"
+            if len(raw) > MAX_FILE_BYTES:
+                while not raw.endswith(b"\n"):  # drop the rest of the line, a megabyte at a time
+                    raw = handle.readline(2**20)
+                    if not raw:
+                        break
+                lines += 1
+                yield Skipped(where, f"line is larger than {MAX_FILE_BYTES // 2**20} MB")
+                continue
             if not raw.strip():
                 continue
             lines += 1
-            if len(raw) > MAX_FILE_BYTES:
-                yield Skipped(where, f"line is larger than {MAX_FILE_BYTES // 2**20} MB")
-                continue
             try:
                 line = raw.decode("utf-8")
                 record = json.loads(line)
                 yield article_from_record(record, where, where, str(path))
             except UnicodeDecodeError as exc:
-                yield Skipped(where, f"not UTF-8 text (invalid byte at column {exc.start + 1})")
+                yield Skipped(where, f"not UTF-8 text (invalid byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
             except json.JSONDecodeError as exc:
                 yield Skipped(where, f"malformed JSON: {exc.msg} (column {exc.colno})")
+            except RecursionError:
+                yield Skipped(where, "malformed JSON: nested too deeply")
             except LoadError as exc:
                 yield Skipped(where, str(exc).removeprefix(where + ": "))
     if not lines:
@@ -258,13 +323,21 @@ def load_jsonl_file(path: Path) -> Iterator[Loaded]:
 
 
 def load_file(path: Path) -> Iterator[Loaded]:
-    """Load one file into articles; problems come back as Skipped items."""
+    """Load one file into articles; problems come back as Skipped items, never as exceptions."""
+    for item in _load_file(path):
+        problem = unicode_problem(item) if isinstance(item, Article) else ""
+        yield Skipped(item.where or str(path), problem) if problem else item
+
+
+def _load_file(path: Path) -> Iterator[Loaded]:
     suffix = path.suffix.lower()
     where = str(path)
     if suffix not in SUPPORTED_SUFFIXES:
         yield Skipped(where, f"unsupported file type '{suffix or path.name}' (use {', '.join(SUPPORTED_SUFFIXES)})")
         return
     try:
+        if not path.is_file():  # a named pipe or a device would block the read, or never end
+            raise LoadError(f"{where}: not a regular file (a pipe, socket or device)")
         size = path.stat().st_size
         if suffix == ".jsonl":
             if size == 0:
@@ -316,6 +389,8 @@ def iter_files(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[Union[Path,
             if resolved not in seen:
                 seen.add(resolved)
                 yield resolved
+        elif path.exists():
+            yield Skipped(str(path), "not a regular file (a pipe, socket or device)")
         else:
             yield Skipped(str(path), "no such file or folder")
 

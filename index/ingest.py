@@ -15,6 +15,11 @@ from index.store import READY, WRITING, Store
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) after each input file."""
 
+MAX_ARTICLE_SENTENCES = 3000
+"""An article with more sentences is skipped: a long read has a few hundred, and embedding
+thousands would stall the ingest (a text that is one sentence repeated, or a whole archive
+pasted into one file)."""
+
 
 @dataclass
 class IngestReport:
@@ -39,9 +44,17 @@ class IngestReport:
         return f"{c['added']} added, {c['unchanged']} unchanged, {c['replaced']} replaced, {c['skipped']} skipped"
 
 
+class TooLong(ValueError):
+    """An article with more than ``MAX_ARTICLE_SENTENCES`` sentences."""
+
+
 def prepare(article: Article) -> list[Sentence]:
-    """Sentences of an article with speakers attributed: pure text processing, no I/O."""
-    return attribute_speakers(split_sentences(article.text, article.doc_id, article.title))
+    """Sentences of an article with speakers attributed: pure text processing, no I/O.
+    Raises ``TooLong`` (before attributing speakers) past ``MAX_ARTICLE_SENTENCES``."""
+    sentences = split_sentences(article.text, article.doc_id, article.title)
+    if len(sentences) > MAX_ARTICLE_SENTENCES:
+        raise TooLong(f"article has {len(sentences):,} sentences, over the limit of {MAX_ARTICLE_SENTENCES:,} for one article")
+    return attribute_speakers(sentences)
 
 
 def ingest(
@@ -59,7 +72,11 @@ def ingest(
     elsewhere (a moved file, a shifted JSONL line): then it is simply kept, not re-embedded.
     A new version that turns out unusable (skipped) never costs the old one.
     """
-    paths = list(paths)
+    with store.writing():  # another Store of this process must not repair what this run hides
+        return _ingest(store, embed, list(paths), progress, batch_sentences)
+
+
+def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batch_sentences: int) -> IngestReport:
     report = IngestReport()
     run = _Run(store, report)
     written: list[str] = []
@@ -68,11 +85,13 @@ def ingest(
     def flush() -> None:
         texts = [s.text for _, sentences in pending for s in sentences]
         vectors = embed(texts)
+        items = []
         offset = 0
         for article, sentences in pending:
-            store.write_article(article, sentences, vectors[offset : offset + len(sentences)])
+            items.append((article, sentences, vectors[offset : offset + len(sentences)]))
             offset += len(sentences)
-            written.append(article.doc_id)
+        store.write_articles(items)
+        written.extend(article.doc_id for article, _ in pending)
         pending.clear()
 
     files = list(iter_files(paths))
@@ -87,7 +106,11 @@ def ingest(
             meta = run.check(item)
             if meta is False:
                 continue
-            sentences = prepare(item)
+            try:
+                sentences = prepare(item)
+            except TooLong as exc:
+                report.skipped.append(Skipped(item.where or item.origin or item.doc_id, str(exc)))
+                continue
             if not sentences:
                 report.skipped.append(Skipped(item.where or item.origin or item.doc_id, "no article sentences found (only page junk?)"))
                 continue

@@ -5,12 +5,29 @@ doubles as the manifest), ``qa_sentences`` holds one llama-index ``TextNode`` pe
 sentence with its embedding and exact offsets. An article is written in three
 steps (record marked ``writing``, sentences, record marked ``ready``), so a crash
 leaves a detectable half-written article that ``repair()`` drops.
+
+A record marked ``writing`` names its writer (host and process id). ``repair()`` drops
+only records whose writer is gone: a process that starts while another one (or another
+thread of its own) is writing must not delete the article being written. A writer on
+another host (a shared Chroma server) counts as gone after ``REPAIR_GRACE`` seconds.
+
+Every change readers can see (an article written, removed, hidden or shown again) ends
+by giving the articles collection a new random ``generation`` token in its metadata. A
+reader that keeps something derived from the store (the BM25 index, cached answers) reads
+``generation()`` before reading the store and rebuilds when the token differs: unlike the
+sentence count, it also changes when a remove and an add leave the count as it was, and
+it works across processes sharing one Chroma server.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
@@ -24,6 +41,25 @@ ARTICLES = "qa_articles"
 SENTENCES = "qa_sentences"
 DEFAULT_STORE = ".qa-store"
 WRITING, READY = "writing", "ready"
+REPAIR_GRACE = 3600
+"""Seconds after which a half-written record of a writer on another host is taken as abandoned."""
+
+_active_writes: Counter = Counter()  # store key -> writes this process has under way there
+_active_lock = threading.Lock()
+
+
+def _writer() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"  # at call time: a forked child is another writer
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def default_store_path() -> str:
@@ -71,6 +107,8 @@ class Store:
             self.path.mkdir(parents=True, exist_ok=True)
             self.location = str(self.path)
             self.client = chromadb.PersistentClient(path=str(self.path), settings=settings)
+        self.key = self.location if host else str(self.path.resolve())
+        self._batch_size: Optional[int] = None
         space = {"hnsw": {"space": "cosine"}}
         # Embeddings are always passed in: Chroma's own embedding function would download a model.
         self.articles = self.client.get_or_create_collection(ARTICLES, configuration=space)
@@ -107,71 +145,135 @@ class Store:
 
     def update_meta(self, doc_id: str, changes: dict) -> None:
         """Change some metadata of a stored article (its ``state``, or its ``origin`` when it moved)."""
-        self.articles.update(ids=[doc_id], metadatas=[dict(changes)])
+        changes = dict(changes)
+        if changes.get("state") == WRITING:
+            changes.update(self._writing_marks())
+        self.articles.update(ids=[doc_id], metadatas=[changes])
+        self._changed()
+
+    @contextmanager
+    def writing(self):
+        """Mark a span of writes (an ingest) as under way in this process, so that ``repair()``
+        by another ``Store`` of this process leaves its half-written records alone."""
+        with _active_lock:
+            _active_writes[self.key] += 1
+        try:
+            yield self
+        finally:
+            with _active_lock:
+                _active_writes[self.key] -= 1
+
+    def _writing_marks(self) -> dict:
+        return {"writer": _writer(), "writing_since": time.time()}
+
+    def _abandoned(self, meta: dict) -> bool:
+        """Is a record marked ``writing`` left over from a writer that is gone?"""
+        host, _, pid = str(meta.get("writer", "")).rpartition(":")
+        if not pid.isdigit():
+            return True  # written before writers were recorded
+        if host != socket.gethostname():
+            return time.time() - float(meta.get("writing_since", 0)) > REPAIR_GRACE
+        if int(pid) == os.getpid():
+            with _active_lock:
+                return _active_writes[self.key] == 0  # ours, and no write under way: an exception cut it short
+        return not _alive(int(pid))
+
+    def generation(self) -> str:
+        """A token that changes on every change readers can see, by any writer ("" if never written).
+        Read it before reading the store: a change made after that shows as a new token later."""
+        return str((self.client.get_collection(ARTICLES).metadata or {}).get("generation", ""))
+
+    def _changed(self) -> None:
+        # A random token, not a counter: two writers never need to read-modify-write it.
+        self.articles.modify(metadata={"generation": uuid.uuid4().hex})
 
     def write_article(self, article: Article, sentences: list[Sentence], embeddings: np.ndarray) -> None:
         """Store an article and its sentences; readers see it only once it is complete."""
+        self.write_articles([(article, sentences, embeddings)])
+
+    def write_articles(self, items: list[tuple[Article, list[Sentence], np.ndarray]]) -> None:
+        """Store articles and their sentences in the three steps, each one bulk call for all of
+        them (a Chroma write costs ~20 ms however small): records marked ``writing``, all the
+        sentences, records marked ``ready``. Readers see none of them until the last step."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
-        doc_vector = embeddings.mean(axis=0) if len(embeddings) else np.ones(embeddings.shape[1])
-        doc_vector = doc_vector / (np.linalg.norm(doc_vector) or 1.0)
-        meta = {
-            "title": article.title,
-            "source": article.source,
-            "url": article.url,
-            "published": article.published,
-            "published_day": published_day(article.published),
-            "authors": "; ".join(article.authors),
-            "origin": article.origin,
-            "content_hash": article.content_hash,
-            "sentences": len(sentences),
-            "ingested_at": time.time(),
-        }
-        self.articles.upsert(
-            ids=[article.doc_id],
-            documents=[article.text],
-            metadatas=[{**meta, "state": WRITING}],
-            embeddings=[doc_vector.tolist()],
-        )
-        nodes = []
-        for sentence, vector in zip(sentences, embeddings):
-            node = TextNode(
-                id_=sentence.node_id,
-                text=sentence.text,
-                start_char_idx=sentence.start,
-                end_char_idx=sentence.end,
-                embedding=vector.tolist(),
-                metadata={
-                    "doc_id": article.doc_id,
-                    "position": sentence.position,
-                    "start": sentence.start,
-                    "end": sentence.end,
-                    "kind": sentence.kind,
-                    "speaker": sentence.speaker,
-                    "source": article.source,
-                    "published_day": meta["published_day"],
-                },
-            )
-            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=article.doc_id)
-            nodes.append(node)
-        if nodes:
-            self.vectors.add(nodes)
-        self.articles.update(ids=[article.doc_id], metadatas=[{**meta, "state": READY}])
+        if not items:
+            return
+        metas, vectors, nodes = [], [], []
+        for article, sentences, embeddings in items:
+            doc_vector = embeddings.mean(axis=0) if len(embeddings) else np.ones(embeddings.shape[1])
+            vectors.append((doc_vector / (np.linalg.norm(doc_vector) or 1.0)).tolist())
+            meta = {
+                "title": article.title,
+                "source": article.source,
+                "url": article.url,
+                "published": article.published,
+                "published_day": published_day(article.published),
+                "authors": "; ".join(article.authors),
+                "origin": article.origin,
+                "content_hash": article.content_hash,
+                "sentences": len(sentences),
+                "ingested_at": time.time(),
+            }
+            metas.append(meta)
+            for sentence, vector in zip(sentences, embeddings):
+                node = TextNode(
+                    id_=sentence.node_id,
+                    text=sentence.text,
+                    start_char_idx=sentence.start,
+                    end_char_idx=sentence.end,
+                    embedding=vector.tolist(),
+                    metadata={
+                        "doc_id": article.doc_id,
+                        "position": sentence.position,
+                        "start": sentence.start,
+                        "end": sentence.end,
+                        "kind": sentence.kind,
+                        "speaker": sentence.speaker,
+                        "source": article.source,
+                        "published_day": meta["published_day"],
+                    },
+                )
+                node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=article.doc_id)
+                nodes.append(node)
+        ids = [article.doc_id for article, _, _ in items]
+        texts = [article.text for article, _, _ in items]
+        if self._batch_size is None:
+            self._batch_size = max(1, min(self.client.get_max_batch_size(), 1000))
+        step = self._batch_size
+        with self.writing():
+            marks = self._writing_marks()
+            for i in range(0, len(ids), step):
+                self.articles.upsert(
+                    ids=ids[i : i + step],
+                    documents=texts[i : i + step],
+                    metadatas=[{**meta, "state": WRITING, **marks} for meta in metas[i : i + step]],
+                    embeddings=vectors[i : i + step],
+                )
+            if nodes:
+                self.vectors.add(nodes)
+            for i in range(0, len(ids), step):
+                self.articles.update(ids=ids[i : i + step], metadatas=[{**meta, "state": READY} for meta in metas[i : i + step]])
+        self._changed()
 
     def remove(self, doc_id: str) -> bool:
         """Delete an article and all its sentences; False if it was not there."""
         known = bool(self.articles.get(ids=[doc_id], include=[])["ids"])
-        # Mark first, so a crash half-way leaves a record that repair() finishes off.
-        if known:
-            self.articles.update(ids=[doc_id], metadatas=[{"state": WRITING}])
-        self.sentences.delete(where={"doc_id": doc_id})
-        if known:
-            self.articles.delete(ids=[doc_id])
+        with self.writing():
+            # Mark first, so a crash half-way leaves a record that repair() finishes off.
+            if known:
+                self.articles.update(ids=[doc_id], metadatas=[{"state": WRITING, **self._writing_marks()}])
+            self.sentences.delete(where={"doc_id": doc_id})
+            if known:
+                self.articles.delete(ids=[doc_id])
+        self._changed()
         return known
 
     def repair(self) -> list[str]:
-        """Drop articles left half-written by a crash; returns their ids."""
-        broken = self.articles.get(where={"state": WRITING}, include=[])["ids"]
+        """Drop articles left half-written by a crash (not those a live writer is busy with);
+        returns their ids."""
+        got = self.articles.get(where={"state": WRITING}, include=["metadatas"])
+        broken = [doc_id for doc_id, meta in zip(got["ids"], got["metadatas"]) if self._abandoned(meta or {})]
         for doc_id in broken:
             self.remove(doc_id)
         return broken

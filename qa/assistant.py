@@ -16,7 +16,9 @@ from qa.question import SAID, analyze, resolve_followup
 from qa.retrieve import Filters, Retriever
 from qa.select import Tuning, order_for_reading, select
 
-NOT_FOUND = "Not found in these articles."
+from qa.llm import not_found_text
+
+NOT_FOUND = not_found_text()  # the wording lives in prompts/abstain.txt
 
 
 class Assistant:
@@ -74,6 +76,7 @@ class Assistant:
         return removed
 
     def _store_changed(self) -> None:
+        self._answers.clear()  # a replaced article can keep its sentence count, so the key alone is not enough
         if self._retriever is not None:
             self._retriever.invalidate()
 
@@ -101,7 +104,7 @@ class Assistant:
             return Answer(question, NOT_FOUND, True, resolved_question=question)
         # A conversation re-asks its earlier questions to resolve the latest one; the cache
         # makes each turn cost one answer. Any change to the store or the tuning misses it.
-        key = (question, tuple(history), repr(filters), repr(self.tuning), self.store.sentence_count())
+        key = (question, tuple(history), repr(filters), repr(self.tuning), self.store.generation())
         cached = self._answers.get(key)
         if cached is None:
             cached = self._answers[key] = self._ask_uncached(question, history, filters)

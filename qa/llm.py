@@ -209,7 +209,8 @@ def llm_from_args(args) -> tuple[Optional["LLM"], Optional[Prompts]]:
 def condense(llm: "LLM", prompts: Prompts, question: str, history: History) -> str:
     """The follow-up ``question`` rewritten as a standalone question, using the ``history``
     (earlier questions, or (question, answer) pairs, oldest first). Returns "" when the LLM fails
-    or gives nothing usable, so the caller falls back to its own follow-up resolution."""
+    gives nothing usable or returns the question unchanged, so the caller falls back to its own
+    follow-up resolution."""
     if not history:
         return question.strip()
     try:
@@ -219,9 +220,12 @@ def condense(llm: "LLM", prompts: Prompts, question: str, history: History) -> s
     for line in raw.strip().splitlines():
         line = re.sub(r"^\s*(?:standalone question|question|rewritten question)\s*:\s*", "", line.strip(), flags=re.I)
         line = line.strip().strip('"“”').strip()
-        if line:
-            # A model that answers instead of rewriting writes far more than a question.
-            return line if len(line) <= max(300, 4 * len(question)) else ""
+        if not line:
+            continue
+        if " ".join(words(line)) == " ".join(words(question)):
+            return ""  # resolved nothing: the caller's own resolution knows at least as much
+        # A model that answers instead of rewriting writes far more than a question.
+        return line if len(line) <= max(300, 4 * len(question)) else ""
     return ""
 
 
@@ -282,6 +286,7 @@ class Verified:
 
 _MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*(?:,|;|-|–|and)\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
 _MARKERS_AFTER_END = re.compile(r"([.!?…][\"'”’)]*)((?:\s*" + _MARKER.pattern + r")+)", re.I)
+_MARKER_THEN_CAPITAL = re.compile(r"(\d\s*\])\s+(?=[\"“‘']?[A-Z])")  # case-sensitive on purpose
 _ONLY_MARKERS = re.compile(r"^\s*(?:" + _MARKER.pattern + r"\s*)+$", re.I)
 _LABEL = re.compile(r"^\s*(?:answer|response)\s*:\s*", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\d{1,2}[.)])\s+")
@@ -332,14 +337,14 @@ def split_claims(generated: str) -> list[str]:
     for line in (generated or "").strip().splitlines():
         line = _LABEL.sub("", line, count=1).strip()
         line = _MARKERS_AFTER_END.sub(lambda m: f"{m.group(2)}{m.group(1)}", line)
-        if not line:
-            continue
-        for piece in _segmenter().segment(line):
-            piece = piece.strip()
-            if pieces and _ONLY_MARKERS.match(piece):
-                pieces[-1] = f"{pieces[-1]} {piece}"
-            elif piece:
-                pieces.append(piece)
+        # "… Gaza War [1] Blinken resigned [1]." is two sentences: a marker then a capital starts one.
+        for part in _MARKER_THEN_CAPITAL.sub(lambda m: m.group(1) + "\n", line).splitlines():
+            for piece in _segmenter().segment(part) if part.strip() else []:
+                piece = piece.strip()
+                if pieces and _ONLY_MARKERS.match(piece):
+                    pieces[-1] = f"{pieces[-1]} {piece}"
+                elif piece:
+                    pieces.append(piece)
     return pieces
 
 

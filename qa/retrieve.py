@@ -73,7 +73,7 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self._lexical: Optional[LexicalIndex] = None
-        self._lexical_count = -1
+        self._lexical_generation = None
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
@@ -83,11 +83,11 @@ class Retriever:
     @property
     def lexical(self) -> LexicalIndex:
         """The BM25 index, rebuilt when the store's sentence count shows another writer changed it."""
-        count = self.store.sentence_count()
+        generation = self.store.generation()  # changes on every write, by any process
         with self._lock:
-            if self._lexical is None or count != self._lexical_count:
+            if self._lexical is None or generation != self._lexical_generation:
                 self._lexical = LexicalIndex(list(self.store.iter_sentences()))
-                self._lexical_count = count
+                self._lexical_generation = generation
             return self._lexical
 
     def candidates(

@@ -18,7 +18,7 @@ GATES = [
     "followup_hit=0.90",
     "abstention=0.50",
     "valid_spans=1.0",
-    "answer_hit=0.90",
+    "answer_hit=0.88",
 ]
 MAXIMUMS = ["false_abstention=0.05"]
 
