@@ -187,10 +187,36 @@ def test_the_generation_token_changes_on_every_visible_change(tmp_path, embedder
     assert reader.store.generation() not in (g0, g1)  # ...which the token does not have
 
 
-BLIND_SPOT = (
-    "known bug, fix proposed in the issue-6 report: qa/retrieve.py Retriever.lexical and the answer cache in "
-    "qa/assistant.py refresh on Store.sentence_count(), which another writer's remove + add of the same size "
-    "leaves as it was; they should key on Store.generation()"
-)
+# A sentence count misses a remove + add of the same size; the generation token does not.
 
 
+def test_a_second_assistant_sees_a_replacement_of_the_same_size(tmp_path, embedder):
+    from qa import Assistant
+
+    writer = Assistant(store=tmp_path / "store", embedder=embedder)
+    reader = Assistant(store=tmp_path / "store", embedder=embedder)
+    bridge_id = ingest_one(writer, tmp_path / "bridge.txt", BRIDGE).added[0]
+    question = "When did the Qorvath bridge reopen?"
+    assert [c.doc_id for c in reader.ask(question).citations][:1] == [bridge_id]
+    count = reader.store.sentence_count()
+    writer.remove(bridge_id)
+    ingest_one(writer, tmp_path / "library.txt", LIBRARY)  # 3 sentences out, 3 in
+    assert reader.store.sentence_count() == count
+    assert_citations_exact(reader, reader.ask(question))  # the cached answer cited the removed article
+    assert_agree(reader, "reader after a remove + add of the same size")  # and its BM25 index held it
+
+
+def test_an_answer_is_not_served_from_cache_after_a_same_size_edit(tmp_path, embedder):
+    from qa import Assistant
+
+    assistant = Assistant(store=tmp_path / "store", embedder=embedder)
+    path = tmp_path / "feed.jsonl"
+    path.write_text(json.dumps({"id": "bridge", "text": BRIDGE}) + "\n", encoding="utf-8")
+    assistant.ingest([path])
+    question = "When did the Qorvath bridge reopen?"
+    assert "Tuesday" in assistant.ask(question).citations[0].text
+    path.write_text(json.dumps({"id": "bridge", "text": BRIDGE.replace("Tuesday", "Sunday")}) + "\n", encoding="utf-8")
+    assert assistant.ingest([path]).replaced == ["bridge"]
+    answer = assistant.ask(question)
+    assert_citations_exact(assistant, answer)
+    assert "Sunday" in answer.citations[0].text
