@@ -22,7 +22,8 @@ SPEECH_VERBS = (
     "described|testified|recounted|demanded|proposed|agreed|disputed|maintained|contended"
 )
 _NAME_WORD = r"(?:[A-Z][\w’'.-]*[\w]|[A-Z])"
-NAME = rf"{_NAME_WORD}(?:\s+(?:of\s+|de\s+|van\s+|bin\s+|al-)?{_NAME_WORD})*"
+# At most 8 words: unbounded runs of capitals made matching quadratic on hostile text.
+NAME = rf"{_NAME_WORD}(?:\s+(?:of\s+|de\s+|van\s+|bin\s+|al-)?{_NAME_WORD}){{0,7}}"
 _ADVERB = r"(?:(?:also|again|then|later|once|previously|repeatedly|publicly|quickly|\w+ly)\s+){0,2}"
 _PRONOUN = r"(?:He|She|They|he|she|they)"
 

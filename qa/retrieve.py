@@ -82,7 +82,7 @@ class Retriever:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, rebuilt when the store's sentence count shows another writer changed it."""
+        """The BM25 index, rebuilt when the store's generation token shows a write by any process."""
         generation = self.store.generation()  # changes on every write, by any process
         with self._lock:
             if self._lexical is None or generation != self._lexical_generation:
