@@ -196,18 +196,10 @@ def select(
 
 
 def order_for_reading(groups: list[list[Scored]]) -> list[list[Scored]]:
-    """Best group first; the rest follow in article order, so quotes read in sequence."""
-    if len(groups) <= 1:
-        return groups
-    first, rest = groups[0], groups[1:]
-    doc_rank = {first[0].candidate.sentence.doc_id: 0}
-    for g in rest:
-        doc_rank.setdefault(g[0].candidate.sentence.doc_id, len(doc_rank))
-    first_doc = first[0].candidate.sentence
-    rest.sort(key=lambda g: (doc_rank[g[0].candidate.sentence.doc_id], g[0].candidate.sentence.position))
-    # Within the best article, keep reading order around the best sentence too.
-    same = [g for g in rest if g[0].candidate.sentence.doc_id == first_doc.doc_id]
-    others = [g for g in rest if g[0].candidate.sentence.doc_id != first_doc.doc_id]
-    ordered = sorted([first] + same, key=lambda g: g[0].candidate.sentence.position)
-    return ordered + others
+    """Articles in the order of their best sentence; inside each article, reading order,
+    so quotes read in sequence."""
+    doc_rank: dict[str, int] = {}
+    for group in groups:  # groups arrive best first
+        doc_rank.setdefault(group[0].candidate.sentence.doc_id, len(doc_rank))
+    return sorted(groups, key=lambda g: (doc_rank[g[0].candidate.sentence.doc_id], g[0].candidate.sentence.position))
 
