@@ -42,6 +42,7 @@ SENTENCES = "qa_sentences"
 DEFAULT_STORE = ".qa-store"
 WRITING, READY = "writing", "ready"
 REPAIR_GRACE = 3600
+SIDE_DIR = "qa-side-index"
 """Seconds after which a half-written record of a writer on another host is taken as abandoned."""
 
 _active_writes: Counter = Counter()  # store key -> writes this process has under way there
@@ -108,6 +109,7 @@ class Store:
             self.location = str(self.path)
             self.client = chromadb.PersistentClient(path=str(self.path), settings=settings)
         self.key = self.location if host else str(self.path.resolve())
+        self.side_dir = _side_dir(self.path if not host else None, host, port)
         self._batch_size: Optional[int] = None
         space = {"hnsw": {"space": "cosine"}}
         # Embeddings are always passed in: Chroma's own embedding function would download a model.
@@ -288,62 +290,58 @@ class Store:
         for node_id, (text, meta) in self._iter_rows(self.sentences, ["documents", "metadatas"]):
             yield node_id, text, meta
 
-    def search(self, vector: np.ndarray, k: int, where: Optional[dict] = None) -> list[StoredSentence]:
-        """The ``k`` sentences nearest to ``vector`` by cosine similarity."""
-        count = self.sentences.count()
+    def nearest(self, vector: np.ndarray, k: int, where: Optional[dict] = None, count: Optional[int] = None) -> list[str]:
+        """Node ids of the ``k`` sentences nearest to ``vector`` by cosine similarity, nearest first.
+        ``count`` is the number of stored sentences when the caller knows it (saves a round trip)."""
+        count = self.sentences.count() if count is None else count
         if count == 0:
             return []
         got = self.sentences.query(
-            query_embeddings=[vector.tolist()],
-            n_results=min(k, count),
-            where=where or None,
-            include=["documents", "metadatas", "distances"],
+            query_embeddings=[vector.tolist()], n_results=min(k, count), where=where or None, include=["distances"]
         )
-        return [
-            _stored(node_id, text, meta, score=1.0 - distance)
-            for node_id, text, meta, distance in zip(
-                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
-            )
-        ]
+        return list(got["ids"][0])
 
-    def get_sentences(self, node_ids: list[str], with_embeddings: bool = False) -> dict[str, StoredSentence]:
-        if not node_ids:
-            return {}
-        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
-        got = self.sentences.get(ids=list(node_ids), include=include)
-        embeddings = got.get("embeddings") if with_embeddings else None
-        result = {}
-        for i, node_id in enumerate(got["ids"]):
-            vector = np.asarray(embeddings[i], dtype=np.float32) if embeddings is not None else None
-            result[node_id] = _stored(node_id, got["documents"][i], got["metadatas"][i], embedding=vector)
-        return result
+    def sentence_pages(self, page: int = 5000) -> Iterator[tuple[list[str], list[str], list[dict], np.ndarray]]:
+        """Every stored sentence with its embedding, a page at a time, in the collection's order:
+        (node ids, texts, metadata, float32 embeddings)."""
+        for ids, (texts, metas, vectors) in self._pages(self.sentences, ["documents", "metadatas", "embeddings"], page):
+            yield ids, texts, metas, np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
+
+    def article_rows(self) -> tuple[list[str], list[dict], np.ndarray]:
+        """Every article record (whatever its state): ids, metadata and float32 vectors."""
+        ids, metas, vectors = [], [], []
+        for page_ids, (page_metas, page_vectors) in self._pages(self.articles, ["metadatas", "embeddings"]):
+            ids += page_ids
+            metas += [meta or {} for meta in page_metas]
+            vectors.append(np.asarray(page_vectors, dtype=np.float32).reshape(len(page_ids), -1))
+        return ids, metas, (np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
 
     def _iter_rows(self, collection, include: list[str], page: int = 5000):
+        for ids, columns in self._pages(collection, include, page):
+            for i, row_id in enumerate(ids):
+                values = tuple(column[i] for column in columns)
+                yield row_id, (values if len(values) > 1 else values[0])
+
+    def _pages(self, collection, include: list[str], page: int = 5000):
+        """(ids, [one column per ``include`` field]) a page at a time, in the collection's order."""
         offset = 0
         while True:
             got = collection.get(include=include, limit=page, offset=offset)
             if not got["ids"]:
                 return
-            columns = [got[field] for field in include]
-            for i, row_id in enumerate(got["ids"]):
-                values = tuple(column[i] for column in columns)
-                yield row_id, (values if len(values) > 1 else values[0])
+            yield got["ids"], [got[field] for field in include]
             offset += len(got["ids"])
 
-
-def _stored(node_id: str, text: str, meta: dict, score: float = 0.0, embedding=None) -> StoredSentence:
-    return StoredSentence(
-        node_id=node_id,
-        doc_id=meta["doc_id"],
-        position=int(meta["position"]),
-        start=int(meta["start"]),
-        end=int(meta["end"]),
-        text=text,
-        kind=meta.get("kind", "body"),
-        speaker=meta.get("speaker", ""),
-        score=score,
-        embedding=embedding,
-    )
+def _side_dir(path: Optional[Path], host: Optional[str], port: Optional[int]) -> Optional[Path]:
+    """Where derived data (the persisted sentence table and BM25 index) lives: beside an embedded
+    store; for a Chroma server only under ``$QA_CACHE_DIR`` when that is set (else nothing is
+    persisted and each process builds it in memory)."""
+    if path is not None:
+        return path / SIDE_DIR
+    cache = os.environ.get("QA_CACHE_DIR")
+    if not cache:
+        return None
+    return Path(cache) / "".join(c if c.isalnum() or c in ".-" else "_" for c in f"chroma-{host}-{port or 8000}") / SIDE_DIR
 
 
 def _article_from(doc_id: str, text: str, meta: dict) -> Article:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
+from typing import Iterable
 
 _WORD = re.compile(r"[^\W_]+(?:[’'][^\W_]+)*(?:[.-][^\W_]+)*")
 
@@ -52,9 +54,63 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(_IRREGULAR.get(word, word))
 
 
+def _compute_terms(text: str) -> tuple[str, ...]:
+    kept = []
+    for w in words(text):
+        if w not in STOPWORDS and (len(w) > 1 or w.isdigit()):
+            w = w[:-2] if w.endswith("'s") else w  # what stem() does, without a regex per word
+            kept.append(_IRREGULAR.get(w, w))
+    return tuple(_stemmer().stemWords(kept))
+
+
+CACHE_SIZE = 1 << 18
+"""Texts whose terms are kept. Scoring asks for the terms of the same candidate sentences,
+neighbours and titles on every question; the sentence table primes this with every stored
+sentence, so up to about 100k sentences (two keys each) no question re-tokenises them."""
+
+
+class _TermsCache:
+    """text -> terms, bounded (oldest entries go first), safe to share between threads."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: dict[str, tuple[str, ...]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, text: str, compute) -> tuple[str, ...]:
+        found = self.entries.get(text)
+        if found is None:
+            found = compute(text)
+            self.put(text, found)
+        return found
+
+    def put(self, text: str, value: tuple[str, ...]) -> None:
+        with self.lock:
+            self.entries[text] = value
+            while len(self.entries) > self.size:
+                del self.entries[next(iter(self.entries))]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+_terms_cache = _TermsCache(CACHE_SIZE)
+_acronyms_cache = _TermsCache(CACHE_SIZE // 4)
+
+
 def terms(text: str) -> list[str]:
-    """Stemmed content words of ``text``, in order, stopwords removed."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    """Stemmed content words of ``text``, in order, stopwords removed (cached per text).
+
+    Words never span whitespace, so ``terms(a + " " + b) == terms(a) + terms(b)``."""
+    return list(_terms_cache.get(text, _compute_terms))
+
+
+def remember_terms(items: Iterable[tuple[str, Iterable[str]]]) -> None:
+    """Prime the cache with (text, its terms) pairs known from elsewhere (the sentence table),
+    so the first question to meet a stored sentence does not tokenise it."""
+    for text, found in items:
+        _terms_cache.put(text, tuple(found))
 
 
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|for\s+|the\s+)*[A-Z][a-z]+)+")
@@ -62,11 +118,15 @@ _MINOR = {"of", "for", "the"}
 
 
 def acronyms(text: str) -> set[str]:
-    """Stemmed acronyms of capitalised phrases: "International Criminal Court" gives "icc"."""
+    """Stemmed acronyms of capitalised phrases: "International Criminal Court" gives "icc" (cached per text)."""
+    return set(_acronyms_cache.get(text, _compute_acronyms))
+
+
+def _compute_acronyms(text: str) -> tuple[str, ...]:
     found = set()
     for match in _CAPITALISED_RUN.finditer(text):
         initials = [w[0].lower() for w in match.group().split() if w.lower() not in _MINOR]
         for size in range(2, min(6, len(initials)) + 1):
             for start in range(len(initials) - size + 1):
                 found.add(stem("".join(initials[start : start + size])))
-    return found
+    return tuple(sorted(found))

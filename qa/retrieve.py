@@ -10,11 +10,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Optional
 
-import numpy as np
-
 from index.embedder import Embedder
-from index.lexical import LexicalIndex
-from index.store import READY, Store, StoredSentence, published_day
+from index.lexical import LexicalIndex, TableRow, load_or_build
+from index.store import Store, StoredSentence, published_day
 
 RRF_K = 60
 
@@ -38,16 +36,6 @@ class Filters:
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def allows(self, meta: dict) -> bool:
-        day = int(meta.get("published_day", 0))
-        if self.sources and meta.get("source") not in self.sources:
-            return False
-        if self.published_from and day < published_day(self.published_from):
-            return False
-        if self.published_to and day > published_day(self.published_to):
-            return False
-        return True
 
     def __bool__(self) -> bool:
         return bool(self.sources or self.published_from or self.published_to)
@@ -73,7 +61,6 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self._lexical: Optional[LexicalIndex] = None
-        self._lexical_generation = None
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
@@ -82,76 +69,72 @@ class Retriever:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, rebuilt when the store's generation token shows a write by any process."""
+        """The sentence table and BM25 index of the store's current generation: loaded from its
+        saved copy or rebuilt when the generation token shows a write by any process."""
         generation = self.store.generation()  # changes on every write, by any process
         with self._lock:
-            if self._lexical is None or generation != self._lexical_generation:
-                self._lexical = LexicalIndex(list(self.store.iter_sentences()))
-                self._lexical_generation = generation
+            if self._lexical is None or generation != self._lexical.generation:
+                self._lexical = load_or_build(self.store, generation)
             return self._lexical
 
     def candidates(
         self, text: str, query_terms: list[str], filters: Filters, k: int = 40, extra_terms: list[str] = ()
     ) -> list[Candidate]:
         vector = self.embedder.encode_query(text)
-        lexical = self.lexical
-        dense_hits = self.store.search(vector, k, filters.where())
+        table = self.lexical
+        dense_hits = self.store.nearest(vector, k, filters.where(), count=len(table))
         allowed = None
         if filters:
-            allowed = np.array([filters.allows(meta) for meta in lexical.metadata], dtype=np.float32)
-        lexical_hits = lexical.search(list(query_terms) + list(extra_terms), k, allowed)
+            allowed = table.allowed(
+                filters.sources, published_day(filters.published_from), published_day(filters.published_to)
+            )
+        lexical_hits = table.search(list(query_terms) + list(extra_terms), k, allowed)
 
         fused: dict[str, float] = {}
-        for rank, hit in enumerate(dense_hits):
-            fused[hit.node_id] = fused.get(hit.node_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for rank, node_id in enumerate(dense_hits):
+            fused[node_id] = fused.get(node_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         bm25 = dict(lexical_hits)
         for rank, (node_id, _) in enumerate(lexical_hits):
             fused[node_id] = fused.get(node_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         if not fused:
             return []
 
-        ranked = sorted(fused, key=fused.get, reverse=True)[: int(k * 1.5)]
-        wanted = set(ranked)
-        for node_id in ranked:
-            doc_id, position = node_id.rsplit("#", 1)
-            wanted.update({f"{doc_id}#{int(position) - 1}", f"{doc_id}#{int(position) + 1}"})
-        stored = self.store.get_sentences(sorted(wanted), with_embeddings=True)
-        doc_ids = sorted({stored[n].doc_id for n in ranked if n in stored})
-        doc_vectors, titles = self._ready_articles(doc_ids)
-
         result = []
-        for node_id in ranked:
-            sentence = stored.get(node_id)
-            if sentence is None or sentence.doc_id not in titles:
-                continue  # never cite an article that is still being written
+        for node_id in sorted(fused, key=fused.get, reverse=True)[: int(k * 1.5)]:
+            row = table.row(node_id)
+            if row is None or not table.article_ready(row.doc_id):
+                continue  # written after this table was built, or an article still being written: never cited
+            sentence = _stored(row)
             neighbours = [
-                stored[n]
-                for n in (f"{sentence.doc_id}#{sentence.position - 1}", f"{sentence.doc_id}#{sentence.position + 1}")
-                if n in stored
+                _stored(n)
+                for n in (table.row(f"{row.doc_id}#{row.position - 1}"), table.row(f"{row.doc_id}#{row.position + 1}"))
+                if n is not None
             ]
-            dense = float(sentence.embedding @ vector)
             context = [float(n.embedding @ vector) for n in neighbours]
-            if sentence.doc_id in doc_vectors:
-                context.append(float(doc_vectors[sentence.doc_id] @ vector))
+            context.append(float(table.article_vector(row.doc_id) @ vector))
             result.append(
                 Candidate(
                     sentence=sentence,
                     fused=fused[node_id],
                     bm25=bm25.get(node_id, 0.0),
-                    dense=dense,
-                    context_dense=max(context, default=0.0),
+                    dense=float(sentence.embedding @ vector),
+                    context_dense=max(context),
                     neighbours=neighbours,
-                    title=titles.get(sentence.doc_id, ""),
+                    title=table.article_meta(row.doc_id).get("title", ""),
                 )
             )
         return result
 
-    def _ready_articles(self, doc_ids: list[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        """Vectors and titles of those articles that are completely written."""
-        if not doc_ids:
-            return {}, {}
-        got = self.store.articles.get(ids=doc_ids, where={"state": READY}, include=["embeddings", "metadatas"])
-        vectors = {d: np.asarray(e, dtype=np.float32) for d, e in zip(got["ids"], got["embeddings"])}
-        titles = {d: m.get("title", "") for d, m in zip(got["ids"], got["metadatas"])}
-        return vectors, titles
 
+def _stored(row: TableRow) -> StoredSentence:
+    return StoredSentence(
+        node_id=row.node_id,
+        doc_id=row.doc_id,
+        position=row.position,
+        start=row.start,
+        end=row.end,
+        text=row.text,
+        kind=row.kind,
+        speaker=row.speaker,
+        embedding=row.embedding,
+    )
