@@ -88,6 +88,7 @@ class LexicalIndex:
         self.document_frequency = document_frequency
         self.acronyms = acronym_set  # "icc" for "International Criminal Court"
         self.bm25 = bm25
+        self._idf: dict[str, float] = {}
         self.row_of = {node_id: row for row, node_id in enumerate(node_ids)}
         self.article_of = {record["doc_id"]: i for i, record in enumerate(articles)}
         self.ready = np.array([record.get("state") == READY for record in articles], dtype=bool)
@@ -195,9 +196,13 @@ class LexicalIndex:
         return len(self.node_ids)
 
     def idf(self, term: str) -> float:
-        """Smoothed inverse document frequency over sentences; unseen terms get the largest value."""
-        n = max(len(self), 1)
-        return float(np.log(1 + (n + 1) / (self.document_frequency.get(term, 0) + 0.5)))
+        """Smoothed inverse document frequency over sentences; unseen terms get the largest value.
+        Memoised: scoring asks for the same few terms thousands of times per question."""
+        found = self._idf.get(term)
+        if found is None:
+            n = max(len(self), 1)
+            found = self._idf[term] = float(np.log(1 + (n + 1) / (self.document_frequency.get(term, 0) + 0.5)))
+        return found
 
     def search(self, query_terms: list[str], k: int, allowed: Optional[np.ndarray] = None) -> list[tuple[str, float]]:
         """Top ``k`` (node_id, score) with a positive score; ``allowed`` is a boolean mask over rows."""

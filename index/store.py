@@ -94,7 +94,6 @@ class Store:
     def __init__(self, path: Optional[str] = None, host: Optional[str] = None, port: Optional[int] = None):
         import chromadb
         from chromadb.config import Settings
-        from llama_index.vector_stores.chroma import ChromaVectorStore
 
         settings = Settings(anonymized_telemetry=False)
         if host:
@@ -115,7 +114,17 @@ class Store:
         # Embeddings are always passed in: Chroma's own embedding function would download a model.
         self.articles = self.client.get_or_create_collection(ARTICLES, configuration=space)
         self.sentences = self.client.get_or_create_collection(SENTENCES, configuration=space)
-        self.vectors = ChromaVectorStore(chroma_collection=self.sentences)
+        self._vectors = None
+
+    @property
+    def vectors(self):
+        """llama-index's ``ChromaVectorStore`` over the sentences, made on first write: importing
+        llama-index costs seconds that reading and asking never need."""
+        if self._vectors is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vectors = ChromaVectorStore(chroma_collection=self.sentences)
+        return self._vectors
 
     # --- articles -------------------------------------------------------
 
