@@ -8,7 +8,8 @@ it instead of reading every sentence out of Chroma and tokenising it again.
 
 Saved format (no pickle anywhere): a directory named after the generation holding
 ``table.json`` (strings, article records, term statistics), ``.npy`` arrays written and read
-with ``allow_pickle=False``, and ``bm25/`` as written by ``bm25s`` (``.npy`` + JSON). A saved
+with ``allow_pickle=False`` (among them BM25's precomputed score matrix, as ``bm25s`` builds it:
+only building needs ``bm25s`` and the scipy it imports; scoring is a few numpy calls). A saved
 copy is used only when its generation is the store's current one and its row count matches
 the store's; anything unreadable or inconsistent is deleted and rebuilt.
 """
@@ -32,6 +33,16 @@ from index.terms import acronyms, remember_terms, terms
 FORMAT = 1
 EMPTY_TOKEN = "∅"  # bm25s needs a token in every document
 _COLUMNS = ("doc", "position", "start", "end", "day", "source")
+_ARRAY_TYPES = {
+    "columns": np.int64,
+    "embeddings": np.float32,
+    "article_vectors": np.float32,
+    "term_ids": np.int32,
+    "term_offsets": np.int64,
+    "bm25_data": np.float32,
+    "bm25_indices": np.int32,
+    "bm25_indptr": np.int64,
+}
 
 
 @dataclass
@@ -70,7 +81,8 @@ class LexicalIndex:
         term_vocab: list[str],
         document_frequency: dict[str, int],
         acronym_set: set[str],
-        bm25,
+        bm25_vocab: dict[str, int],
+        bm25_scores: dict[str, np.ndarray],  # bm25s's CSC score matrix: data, indices, indptr
     ):
         self.generation = generation
         self.node_ids = node_ids
@@ -87,7 +99,8 @@ class LexicalIndex:
         self.term_vocab = term_vocab
         self.document_frequency = document_frequency
         self.acronyms = acronym_set  # "icc" for "International Criminal Court"
-        self.bm25 = bm25
+        self.bm25_vocab = bm25_vocab
+        self.bm25_scores = bm25_scores
         self._idf: dict[str, float] = {}
         self.row_of = {node_id: row for row, node_id in enumerate(node_ids)}
         self.article_of = {record["doc_id"]: i for i, record in enumerate(articles)}
@@ -105,7 +118,10 @@ class LexicalIndex:
             raise ValueError("sentence table refers to unknown articles or sources")
         if len(self.term_ids) and (self.term_offsets[-1] != len(self.term_ids) or self.term_ids.max() >= len(self.term_vocab)):
             raise ValueError("sentence table terms are out of range")
-        if rows and int(self.bm25.scores["num_docs"]) != rows:
+        data, indices, indptr = (self.bm25_scores[name] for name in ("data", "indices", "indptr"))
+        if len(data) != len(indices) or len(indptr) != len(self.bm25_vocab) + 1 or (len(indptr) and indptr[-1] != len(data)):
+            raise ValueError("BM25 score matrix is inconsistent")
+        if len(indices) and indices.max() >= rows:
             raise ValueError("BM25 index does not match the sentence table")
 
     # --- building -----------------------------------------------------------
@@ -113,8 +129,6 @@ class LexicalIndex:
     @classmethod
     def build(cls, store, generation: str) -> "LexicalIndex":
         """Read every sentence and article record out of the store (a few bulk gets) and index them."""
-        import bm25s
-
         node_ids, texts, speakers, kinds, metas, vectors = [], [], [], [], [], []
         for ids, page_texts, page_metas, page_vectors in store.sentence_pages():
             node_ids += ids
@@ -164,9 +178,16 @@ class LexicalIndex:
                     term_vocab.append(term)
                 term_ids.append(term_index[term])
             term_offsets.append(len(term_ids))
-        bm25 = bm25s.BM25()
+        bm25_vocab: dict[str, int] = {}
+        bm25_scores = {"data": np.zeros(0, np.float32), "indices": np.zeros(0, np.int32), "indptr": np.zeros(1, np.int64)}
         if corpus:
+            import bm25s  # only to build: it imports scipy, which asking never needs
+
+            bm25 = bm25s.BM25()
             bm25.index(corpus, show_progress=False)
+            bm25_scores = {name: np.asarray(bm25.scores[name], dtype=_ARRAY_TYPES[f"bm25_{name}"]) for name in ("data", "indices", "indptr")}
+            columns_held = len(bm25_scores["indptr"]) - 1  # bm25s also lists "", which has no column
+            bm25_vocab = {str(token): int(i) for token, i in bm25.vocab_dict.items() if int(i) < columns_held}
         return cls(
             generation=generation,
             node_ids=node_ids,
@@ -183,7 +204,8 @@ class LexicalIndex:
             term_vocab=term_vocab,
             document_frequency=document_frequency,
             acronym_set=acronym_set,
-            bm25=bm25,
+            bm25_vocab=bm25_vocab,
+            bm25_scores=bm25_scores,
         )
 
     # --- questions ------------------------------------------------------------
@@ -208,16 +230,26 @@ class LexicalIndex:
         """Top ``k`` (node_id, score) with a positive score; ``allowed`` is a boolean mask over rows."""
         if not len(self):
             return []
-        known = [t for t in query_terms if t in self.bm25.vocab_dict]
+        known = [self.bm25_vocab[t] for t in query_terms if t in self.bm25_vocab]
         if not known:
             return []
-        scores = self.bm25.get_scores(known)
+        scores = self._bm25_scores(known)
         if allowed is not None:
             scores = scores * allowed
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [(self.node_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def _bm25_scores(self, token_ids: list[int]) -> np.ndarray:
+        """BM25 score of every row for the query tokens: what ``bm25s.BM25.get_scores`` computes
+        (Lucene variant, float32, the same additions in the same order)."""
+        data, indices, indptr = self.bm25_scores["data"], self.bm25_scores["indices"], self.bm25_scores["indptr"]
+        scores = np.zeros(len(self), dtype=data.dtype)
+        for token in token_ids:
+            start, end = indptr[token], indptr[token + 1]
+            np.add.at(scores, indices[start:end], data[start:end])
+        return scores
 
     def allowed(self, sources: list[str], day_from: int, day_to: int) -> np.ndarray:
         """float32 mask over rows: 1 where the sentence's source is one of ``sources`` (any if
@@ -291,12 +323,11 @@ class LexicalIndex:
                 "term_vocab": self.term_vocab,
                 "document_frequency": self.document_frequency,
                 "acronyms": sorted(self.acronyms),
+                "bm25_vocab": self.bm25_vocab,
             }
             (temporary / "table.json").write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
             for name, array in self._arrays().items():
                 np.save(temporary / f"{name}.npy", array, allow_pickle=False)
-            if len(self):
-                self.bm25.save(str(temporary / "bm25"), corpus=None, allow_pickle=False, show_progress=False)
             os.rename(temporary, final)  # fails if another process got there first: theirs is as good
         except OSError:
             shutil.rmtree(temporary, ignore_errors=True)
@@ -310,28 +341,23 @@ class LexicalIndex:
             "article_vectors": self.article_vectors,
             "term_ids": self.term_ids,
             "term_offsets": self.term_offsets,
+            **{f"bm25_{name}": array for name, array in self.bm25_scores.items()},
         }
 
     @classmethod
     def load(cls, side_dir: Path, generation: str, rows: int) -> "LexicalIndex":
         """The saved index of ``generation``; raises (FileNotFoundError, ValueError…) if there is
         none, or it is damaged, or it does not hold ``rows`` sentences."""
-        import bm25s
-
         if not _safe_name(generation):
             raise FileNotFoundError("no saved index for an empty generation")
         folder = side_dir / generation
         table = json.loads((folder / "table.json").read_text(encoding="utf-8"))
         if table.get("format") != FORMAT or table.get("generation") != generation or table.get("rows") != rows:
             raise ValueError(f"saved index is for another store state ({folder})")
-        arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in ("columns", "embeddings", "article_vectors", "term_ids", "term_offsets")}
-        expected = {"columns": np.int64, "embeddings": np.float32, "article_vectors": np.float32, "term_ids": np.int32, "term_offsets": np.int64}
-        for name, dtype in expected.items():
+        arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in _ARRAY_TYPES}
+        for name, dtype in _ARRAY_TYPES.items():
             if arrays[name].dtype != dtype:
                 raise ValueError(f"{name}.npy holds {arrays[name].dtype}, not {np.dtype(dtype)}")
-        bm25 = bm25s.BM25()
-        if rows:
-            bm25 = bm25s.BM25.load(str(folder / "bm25"), allow_pickle=False, show_progress=False)
         index = cls(
             generation=generation,
             node_ids=table["node_ids"],
@@ -348,7 +374,8 @@ class LexicalIndex:
             term_vocab=table["term_vocab"],
             document_frequency=table["document_frequency"],
             acronym_set=set(table["acronyms"]),
-            bm25=bm25,
+            bm25_vocab=table["bm25_vocab"],
+            bm25_scores={name: arrays[f"bm25_{name}"] for name in ("data", "indices", "indptr")},
         )
         index.prime_terms()
         return index
@@ -373,9 +400,7 @@ def load_or_build(store, generation: str) -> LexicalIndex:
     if side_dir is not None and _safe_name(generation):
         try:
             return LexicalIndex.load(side_dir, generation, rows=store.sentence_count())
-        except FileNotFoundError:
-            pass
-        except Exception:  # damaged or stale: drop it, rebuild below
+        except Exception:  # none yet, or damaged, or stale: drop what is there and rebuild below
             shutil.rmtree(side_dir / generation, ignore_errors=True)
     index = LexicalIndex.build(store, generation)
     index.prime_terms()

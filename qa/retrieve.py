@@ -78,10 +78,18 @@ class Retriever:
             return self._lexical
 
     def candidates(
-        self, text: str, query_terms: list[str], filters: Filters, k: int = 40, extra_terms: list[str] = ()
+        self,
+        text: str,
+        query_terms: list[str],
+        filters: Filters,
+        k: int = 40,
+        extra_terms: list[str] = (),
+        table: Optional[LexicalIndex] = None,
     ) -> list[Candidate]:
+        """Candidates for the question ``text``; pass ``table`` (this ask's ``lexical``) when the
+        caller already holds it, to save reading the generation token again."""
         vector = self.embedder.encode_query(text)
-        table = self.lexical
+        table = self.lexical if table is None else table
         dense_hits = self.store.nearest(vector, k, filters.where(), count=len(table))
         allowed = None
         if filters:

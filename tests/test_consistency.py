@@ -3,17 +3,25 @@ two Assistants sharing one store directory (as two app processes would).
 
 Four views must agree after every step: the sentences in Chroma, the BM25 rows the
 retriever answers from, the ``sentences`` field of the article records, and the doc ids
-in both collections.
+in both collections. The retriever's sentence table (texts, offsets, speakers, embeddings,
+article titles and readiness) must also match Chroma row for row, including after a write
+by another process and when a new process loads the table saved beside the store.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from conftest import ROOT
 
 PLACES = ["harbour", "library", "stadium", "museum", "bakery", "ferry", "airport", "zoo", "school", "market"]
 EVENTS = ["reopened", "closed", "expanded", "flooded", "celebrated", "renovated", "moved", "sold"]
@@ -59,7 +67,30 @@ def assert_agree(assistant, step: str) -> dict:
     assert v["sentence_node_ids"] == v["lexical_node_ids"], step
     for doc_id, row in v["records"].items():
         assert v["per_doc"][doc_id] == row["sentences"], (step, doc_id)
+    assert_table_matches_store(assistant, step)
     return v
+
+
+def assert_table_matches_store(assistant, step: str) -> None:
+    """Every sentence the retriever's table holds is the one in Chroma: text, offsets, speaker,
+    embedding; and each article's title and readiness are the record's."""
+    table = assistant.retriever.lexical
+    count = 0
+    for ids, texts, metas, vectors in assistant.store.sentence_pages():
+        for node_id, text, meta, vector in zip(ids, texts, metas, vectors):
+            row = table.row(node_id)
+            assert row is not None, (step, node_id)
+            assert (row.doc_id, row.position, row.start, row.end, row.text, row.speaker) == (
+                meta["doc_id"], meta["position"], meta["start"], meta["end"], text, meta.get("speaker", "")
+            ), (step, node_id)
+            assert np.array_equal(row.embedding, vector), (step, node_id)
+            count += 1
+    assert count == len(table), step
+    records = {row["doc_id"]: row for row in assistant.store.article_list()}
+    for doc_id in set(table.doc_ids.tolist()) | set(records):
+        assert table.article_ready(doc_id) == (doc_id in records), (step, doc_id)
+        if doc_id in records:
+            assert table.article_meta(doc_id)["title"] == records[doc_id]["title"], (step, doc_id)
 
 
 def assert_citations_exact(assistant, answer) -> None:
@@ -220,3 +251,58 @@ def test_an_answer_is_not_served_from_cache_after_a_same_size_edit(tmp_path, emb
     answer = assistant.ask(question)
     assert_citations_exact(assistant, answer)
     assert "Sunday" in answer.citations[0].text
+
+
+# --- a writer in another process, and a new process loading the saved table ---------------------
+# On a Chroma server: an embedded Chroma directory is not meant for several processes at once
+# (a reader process keeps a stale copy of the vector segment), a server is.
+
+WRITER_SCRIPT = r"""
+import sys
+from qa import Assistant
+
+host, port, command, arg = sys.argv[1:5]
+writer = Assistant(chroma_host=host, chroma_port=int(port))
+if command == "ingest":
+    print(writer.ingest([arg]).added[0])
+else:
+    print(writer.remove(arg))
+"""
+
+
+def in_another_process(server: tuple[str, int], command: str, arg: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", WRITER_SCRIPT, server[0], str(server[1]), command, arg],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_sentence_table_follows_writes_by_another_process(chroma_server, tmp_path, embedder, monkeypatch):
+    from qa import Assistant
+
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))  # so the table is saved for a server store too
+    host, port = chroma_server
+    reader = Assistant(chroma_host=host, chroma_port=port, embedder=embedder)
+    library_id = ingest_one(reader, tmp_path / "library.txt", LIBRARY).added[0]
+    question = "When did the Qorvath bridge reopen?"
+    assert all("bridge" not in c.text for c in reader.ask(question).citations)  # the table is built and warm
+
+    (tmp_path / "bridge.txt").write_text(BRIDGE, encoding="utf-8")
+    bridge_id = in_another_process(chroma_server, "ingest", str(tmp_path / "bridge.txt"))
+    assert [c.doc_id for c in reader.ask(question).citations][:1] == [bridge_id]
+    assert_agree(reader, "reader after another process's ingest")
+
+    # A new Assistant loads the table the reader saved for this generation.
+    newcomer = Assistant(chroma_host=host, chroma_port=port, embedder=embedder)
+    assert (newcomer.store.side_dir / newcomer.store.generation() / "table.json").exists()
+    assert_agree(newcomer, "new Assistant on the saved table")
+    assert newcomer.ask(question).citations == reader.ask(question).citations
+
+    assert in_another_process(chroma_server, "remove", bridge_id) == "True"
+    assert all(c.doc_id != bridge_id for c in reader.ask(question).citations)
+    assert_agree(reader, "reader after another process's remove")
+    assert_agree(newcomer, "the other reader after another process's remove")
+    reader.remove(library_id)  # leave the session's server as it was

@@ -1,0 +1,259 @@
+"""Cold start and warm ask latency on a store holding the RealTimeQA dev corpus.
+
+In fresh subprocesses (``qa`` as a user runs it):
+
+- ``qa ask "…"`` one-shot: seconds from process start to the answer on stdout, once right
+  after an ingest (the side index is built and saved) and then with the saved side index;
+- ``qa serve``: seconds from process start until the app answers HTTP on its port, and the
+  server's resident memory then;
+- where the one-shot ask's import time goes (``python -X importtime``), by top-level package.
+
+In this process: warm ask p50/p95 of ``Assistant.ask`` over the dev questions whose answer is
+in a gold article (one warm-up question first), then the same questions again on a second
+Assistant with every query vector already cached (the ask path without query encoding),
+and beside them the LlamaIndex baseline retriever's latency, built as ``bench/realtimeqa.py``
+builds it (its functions are reused; the baseline's ingest takes minutes: ``--no-baseline``
+skips it). Also resident memory and the raw size of the sentence vectors.
+
+Targets (issue 7): one-shot ask within 5 s, serve ready within 15 s, warm ask p50 <= 50 ms and
+p95 <= 150 ms.
+
+    .venv/bin/python bench/coldstart.py                      # everything (baseline ingest: minutes)
+    .venv/bin/python bench/coldstart.py --no-baseline        # quicker
+    .venv/bin/python bench/coldstart.py --store DIR          # reuse a store (ingest reports it unchanged)
+
+The last line printed is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import realtimeqa as rtqa  # noqa: E402  (sets the offline environment and puts the repo first on sys.path)
+
+ROOT = rtqa.ROOT
+QUESTION = "Who won the presidential election in Colombia?"
+QA_CLI = [sys.executable, "-m", "qa.cli"]
+
+
+def env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+# --- fresh processes ------------------------------------------------------------
+
+
+def time_to_first_line(command: list[str]) -> tuple[float, str]:
+    """Seconds from starting ``command`` until it prints its first stdout line; then waits for it."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=ROOT)
+    first = process.stdout.readline()
+    seconds = time.perf_counter() - started
+    rest, errors = process.communicate(timeout=600)
+    if process.returncode != 0 or not first:
+        raise RuntimeError(f"{' '.join(command[2:])} failed: {errors[-2000:]}")
+    return seconds, first.strip()
+
+
+def ingest(store: Path, articles: Path) -> str:
+    done = subprocess.run(QA_CLI + ["--store", str(store), "ingest", str(articles)], capture_output=True, text=True, env=env(), cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return done.stdout.strip()
+
+
+def drop_side_index(store: Path) -> None:
+    from index.store import SIDE_DIR
+
+    shutil.rmtree(store / SIDE_DIR, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def resident_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def serve_ready(store: Path, timeout: float = 300) -> tuple[float, float]:
+    """Seconds from starting ``qa serve`` until GET / answers 200, and its resident MiB then."""
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        QA_CLI + ["--store", str(store), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), cwd=ROOT,
+    )
+    try:
+        while time.perf_counter() - started < timeout:
+            if process.poll() is not None:
+                raise RuntimeError(f"qa serve exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as reply:
+                    if reply.status == 200:
+                        return time.perf_counter() - started, resident_mib(process.pid)
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"qa serve not ready within {timeout} s")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def import_breakdown(command: list[str], top: int = 8) -> list[tuple[str, float]]:
+    """Cumulative import seconds by top-level package for ``python -X importtime`` of ``command``."""
+    done = subprocess.run([sys.executable, "-X", "importtime"] + command[1:], capture_output=True, text=True, env=env(), cwd=ROOT)
+    totals: dict[str, float] = defaultdict(float)
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\s*)(\S+)", line)
+        if match and len(match.group(2)) <= 1:  # a module imported at top level, not from inside another
+            totals[match.group(3).split(".")[0]] += int(match.group(1)) / 1e6
+    return sorted(totals.items(), key=lambda item: -item[1])[:top]
+
+
+# --- in this process --------------------------------------------------------------
+
+
+def warm_latencies(store: Path, questions: list[dict]) -> dict:
+    """Warm ask p50/p95: with query encoding, then (second Assistant, vectors cached) without."""
+    from index.embedder import shared_embedder
+    from qa import Assistant
+
+    embedder = shared_embedder()
+    embedder.encode(["Warming up the sentence encoder."])
+    figures = {}
+    for label in ("ask", "ask_without_query_encoding"):
+        assistant = Assistant(store=store, embedder=embedder)  # a new answer cache; the query vectors stay cached
+        warm_up = rtqa.product_reply(assistant, rtqa.WARM_UP_QUESTION).seconds * 1000
+        latencies = [rtqa.product_reply(assistant, q["question"]).seconds * 1000 for q in questions]
+        figures[label] = {
+            "p50_ms": round(rtqa.percentile(latencies, 0.50), 1),
+            "p95_ms": round(rtqa.percentile(latencies, 0.95), 1),
+            "warm_up_ms": round(warm_up, 1),
+        }
+    table = assistant.retriever.lexical
+    figures["sentences"] = len(table)
+    figures["vectors_mib"] = round(table.embeddings.nbytes / 2**20, 2)
+    figures["process_max_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return figures
+
+
+def baseline_latencies(articles_path: Path, questions: list[dict]) -> dict:
+    run = rtqa.SystemRun("baseline")
+    with tempfile.TemporaryDirectory(prefix="coldstart-baseline-", ignore_cleanup_errors=True) as folder:
+        embed_model, vector_store = rtqa.baseline_setup(folder)
+        retriever = rtqa.baseline_ingest(embed_model, vector_store, articles_path, run)
+        run.warm_up_ms = rtqa.baseline_reply(retriever, rtqa.WARM_UP_QUESTION).seconds * 1000
+        latencies = [rtqa.baseline_reply(retriever, q["question"]).seconds * 1000 for q in questions]
+    return {"p50_ms": round(rtqa.percentile(latencies, 0.50), 1), "p95_ms": round(rtqa.percentile(latencies, 0.95), 1)}
+
+
+# --- report -------------------------------------------------------------------------
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def format_table(result: dict) -> str:
+    cold, warm, base = result["cold"], result["warm"], result.get("baseline")
+    rows = [
+        ("qa ask one-shot, first after ingest (builds side index), s", cold["ask_after_ingest_s"], "≤ 5"),
+        ("qa ask one-shot, side index saved (median of runs), s", cold["ask_saved_s"], "≤ 5"),
+        ("qa serve ready (HTTP 200), s", cold["serve_ready_s"], "≤ 15"),
+        ("qa serve resident memory when ready, MiB", cold["serve_rss_mib"], ""),
+        ("warm ask p50, ms", warm["ask"]["p50_ms"], "≤ 50"),
+        ("warm ask p95, ms", warm["ask"]["p95_ms"], "≤ 150"),
+        ("warm ask p50 without query encoding, ms", warm["ask_without_query_encoding"]["p50_ms"], ""),
+        ("warm ask p95 without query encoding, ms", warm["ask_without_query_encoding"]["p95_ms"], ""),
+        ("baseline retriever p50, ms", base["p50_ms"] if base else "skipped", ""),
+        ("baseline retriever p95, ms", base["p95_ms"] if base else "skipped", ""),
+        ("sentences / raw vectors MiB", f"{warm['sentences']:,} / {warm['vectors_mib']}", ""),
+        ("bench process max RSS, MiB", warm["process_max_rss_mib"], ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"| {'measure':<{width}} | {'value':>12} | target |", f"|{'-' * (width + 2)}|{'-' * 14}|--------|"]
+    lines += [f"| {name:<{width}} | {value!s:>12} | {target:<6} |" for name, value, target in rows]
+    lines.append("")
+    lines.append("Import time of a one-shot `qa ask` by top-level package (python -X importtime, s):")
+    lines.append("  " + ", ".join(f"{name} {seconds:.2f}" for name, seconds in result["imports"]))
+    return "\n".join(lines)
+
+
+def run(data_dir: Path, store: Optional[Path], repeats: int, baseline: bool) -> dict:
+    articles_path, _, questions = rtqa.load_dev_set(data_dir, None)
+    load_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="coldstart-store-", ignore_cleanup_errors=True) as scratch:
+        store = store or Path(scratch) / "store"
+        rtqa.log(f"ingest into {store}: {ingest(store, articles_path)}")
+        ask = QA_CLI + ["--store", str(store), "ask", QUESTION]
+        drop_side_index(store)  # as right after an ingest: the first ask builds and saves it
+        after_ingest, answer = time_to_first_line(ask)
+        rtqa.log(f"first ask {after_ingest:.2f}s: {answer[:80]}")
+        saved = [time_to_first_line(ask)[0] for _ in range(repeats)]
+        serve = [serve_ready(store) for _ in range(repeats)]
+        imports = import_breakdown(ask)
+        rtqa.log("warm asks")
+        warm = warm_latencies(store, questions)
+    result = {
+        "benchmark": "coldstart",
+        **rtqa.git_state(),
+        "questions": len(questions),
+        "cold": {
+            "ask_after_ingest_s": round(after_ingest, 2),
+            "ask_saved_s": round(median(saved), 2),
+            "ask_saved_runs_s": [round(s, 2) for s in saved],
+            "serve_ready_s": round(median([s for s, _ in serve]), 2),
+            "serve_ready_runs_s": [round(s, 2) for s, _ in serve],
+            "serve_rss_mib": round(median([m for _, m in serve]), 1),
+        },
+        "imports": [(name, round(seconds, 3)) for name, seconds in imports],
+        "warm": warm,
+    }
+    if baseline:
+        rtqa.log("baseline: ingest and retrieve")
+        result["baseline"] = baseline_latencies(articles_path, questions)
+    result["load_avg_1min"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
+    return result
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=rtqa.DEFAULT_DATA, help="folder with articles.jsonl and questions.jsonl")
+    parser.add_argument("--store", type=Path, help="use this store (the dev corpus is ingested into it if missing)")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per cold measure (median)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the LlamaIndex baseline (its ingest takes minutes)")
+    args = parser.parse_args(argv)
+    result = run(args.data, args.store, args.repeats, not args.no_baseline)
+    print(format_table(result))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
