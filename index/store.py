@@ -17,6 +17,11 @@ reader that keeps something derived from the store (the BM25 index, cached answe
 ``generation()`` before reading the store and rebuilds when the token differs: unlike the
 sentence count, it also changes when a remove and an add leave the count as it was, and
 it works across processes sharing one Chroma server.
+
+Derived data that readers keep (the sentence table and BM25 index, ``index.lexical``) is saved
+under ``side_dir``, tagged with the generation it was built from: ``<store>/.qa-side-index/`` for an
+embedded store; for a Chroma server ``$QA_CACHE_DIR/chroma-<host>-<port>/.qa-side-index/`` when
+``QA_CACHE_DIR`` is set, else nothing is saved and each process builds it in memory.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ SENTENCES = "qa_sentences"
 DEFAULT_STORE = ".qa-store"
 WRITING, READY = "writing", "ready"
 REPAIR_GRACE = 3600
-SIDE_DIR = "qa-side-index"
+SIDE_DIR = ".qa-side-index"  # hidden: ingesting a folder that holds the store must not read it as articles
 """Seconds after which a half-written record of a writer on another host is taken as abandoned."""
 
 _active_writes: Counter = Counter()  # store key -> writes this process has under way there
