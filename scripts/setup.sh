@@ -22,6 +22,10 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
+# The ONNX form of the embedding model, made once from the packaged weights (about 10-30 s)
+# and cached (see index/onnx_model.py); later runs only check its checksum.
+HF_HUB_OFFLINE=1 .venv/bin/python -c "from index.onnx_model import ensure_model; ensure_model('fp32')"
+
 if [ "$want_test" = 1 ] && [ ! -x /usr/bin/chromium ]; then
     echo "Installing Debian's chromium for the browser tests..." >&2
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
