@@ -176,6 +176,7 @@ def make_llm(
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
             is_chat_model=True,
             temperature=temperature,
+            max_retries=1,  # a server that is down should not hold the answer for minutes
             max_tokens=max_tokens,
             timeout=timeout,
         )
@@ -202,6 +203,9 @@ def add_llm_arguments(parser) -> None:
 def llm_from_args(args) -> tuple[Optional["LLM"], Optional[Prompts]]:
     """(llm, prompts) from ``add_llm_arguments``' options, or (None, None) without --llm."""
     if not getattr(args, "llm", None):
+        given = [f"--{name.replace('_', '-')}" for name, env in (("llm_model", "QA_LLM_MODEL"), ("llm_base_url", "QA_LLM_BASE_URL")) if getattr(args, name, None) and getattr(args, name) != os.environ.get(env)]
+        if given:
+            raise LLMSetupError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --llm ({' or '.join(LLM_KINDS)}); without it the answers are extractive")
         return None, None
     return make_llm(args.llm, args.llm_model, args.llm_base_url, args.llm_api_key), load_prompts(args.prompts)
 
