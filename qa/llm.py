@@ -228,7 +228,9 @@ def condense(llm: "LLM", prompts: Prompts, question: str, history: History) -> s
             continue
         if " ".join(words(line)) == " ".join(words(question)):
             return ""  # resolved nothing: the caller's own resolution knows at least as much
-        # A model that answers instead of rewriting writes far more than a question.
+        # A model that answers instead of rewriting writes a statement, or far more than a question.
+        if question.strip().endswith("?") and not line.endswith("?"):
+            return ""
         return line if len(line) <= max(300, 4 * len(question)) else ""
     return ""
 

@@ -264,6 +264,8 @@ def test_condense_turns_a_follow_up_into_a_standalone_question(prompts):
 def test_condense_gives_up_cleanly(prompts):
     assert condense(ScriptedLLM(replies=["   \n"]), prompts, "And then?", ["Who met Herzog?"]) == ""
     assert condense(ScriptedLLM(replies=["and then"]), prompts, "And then?", ["Who met Herzog?"]) == ""  # unchanged
+    # An answer instead of a question resolves nothing.
+    assert condense(ScriptedLLM(replies=["Blinken met Herzog in Tel Aviv [1]."]), prompts, "Where?", ["Who met Herzog?"]) == ""
     assert condense(ScriptedLLM(replies=[TimeoutError("slow")]), prompts, "And then?", ["Who met Herzog?"]) == ""
     unused = ScriptedLLM(replies=["never asked"])
     assert condense(unused, prompts, "Who met Herzog?", []) == "Who met Herzog?" and unused.received == []
