@@ -201,13 +201,19 @@ def add_llm_arguments(parser) -> None:
 
 
 def llm_from_args(args) -> tuple[Optional["LLM"], Optional[Prompts]]:
-    """(llm, prompts) from ``add_llm_arguments``' options, or (None, None) without --llm."""
+    """(llm, prompts) from ``add_llm_arguments``' options. Without --llm: no LLM, and the prompts
+    only when --prompts names a folder (its abstain.txt is still the not-found reply)."""
+    prompts_dir = getattr(args, "prompts", None)
     if not getattr(args, "llm", None):
-        given = [f"--{name.replace('_', '-')}" for name, env in (("llm_model", "QA_LLM_MODEL"), ("llm_base_url", "QA_LLM_BASE_URL")) if getattr(args, name, None) and getattr(args, name) != os.environ.get(env)]
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name, env in (("llm_model", "QA_LLM_MODEL"), ("llm_base_url", "QA_LLM_BASE_URL"))
+            if getattr(args, name, None) and getattr(args, name) != os.environ.get(env)
+        ]
         if given:
             raise LLMSetupError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --llm ({' or '.join(LLM_KINDS)}); without it the answers are extractive")
-        return None, None
-    return make_llm(args.llm, args.llm_model, args.llm_base_url, args.llm_api_key), load_prompts(args.prompts)
+        return None, load_prompts(prompts_dir) if prompts_dir else None
+    return make_llm(args.llm, args.llm_model, args.llm_base_url, args.llm_api_key), load_prompts(prompts_dir)
 
 
 def condense(llm: "LLM", prompts: Prompts, question: str, history: History) -> str:

@@ -271,3 +271,17 @@ def test_eval_scores_the_same_questions_in_llm_mode(cli, tmp_path, fake_openai):
     assert with_llm["valid_spans"] == 1.0 and with_llm["abstention"] == extractive["abstention"] == 1.0
     # The echoing LLM keeps only source [1] of each answer.
     assert with_llm["citations_per_answer"] == 1.0
+
+
+def test_the_not_found_reply_comes_from_the_prompts_folder_even_without_an_llm(cli, tmp_path):
+    import shutil
+
+    from conftest import ROOT
+
+    edited = tmp_path / "prompts"
+    shutil.copytree(ROOT / "prompts", edited)
+    (edited / "abstain.txt").write_text("Nothing about that in the library.\n", encoding="utf-8")
+    store = tmp_path / "store"
+    assert cli("--store", store, "ask", "What is the capital of Australia?")[1] == "Not found in these articles.\n"
+    code, out, _ = cli("--store", store, "ask", "What is the capital of Australia?", "--prompts", edited)
+    assert (code, out) == (0, "Nothing about that in the library.\n")
