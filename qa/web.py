@@ -409,7 +409,7 @@ HEADER = """
 <div class="qa-header">
   <div class="qa-brand"><span class="qa-logo">❝</span><div>
     <div class="qa-title">News QA</div>
-    <div class="qa-subtitle">Answers quoted from your articles — every sentence cited.</div></div></div>
+    <div class="qa-subtitle">{subtitle}</div></div></div>
   <div class="qa-stats">{stats}</div>
 </div>
 """
@@ -462,11 +462,15 @@ if (!window.__qaCiteNav) {
 def build_app(assistant) -> gr.Blocks:
     """The whole UI over ``assistant`` (a ``qa.Assistant``)."""
     upload_dir = upload_dir_for(assistant)
+    if assistant.llm is None:
+        subtitle = "Answers quoted from your articles — every sentence cited."
+    else:
+        subtitle = "Answers written from sentences quoted from your articles — every sentence checked against its citation."
 
     def library_state():
         rows = assistant.articles()
         return (
-            HEADER.format(stats=esc(_stats(rows))),
+            HEADER.format(stats=esc(_stats(rows)), subtitle=subtitle),
             library_table(rows),
             gr.update(choices=_source_choices(rows)),
             gr.update(choices=_doc_choices(rows), value=None),
@@ -610,7 +614,7 @@ def build_app(assistant) -> gr.Blocks:
     with gr.Blocks(title="News QA", fill_width=True) as app:
         turns = gr.State([])
         selected = gr.State(None)
-        header = gr.HTML(HEADER.format(stats=esc(_stats(rows))), elem_id="qa-header")
+        header = gr.HTML(HEADER.format(stats=esc(_stats(rows)), subtitle=subtitle), elem_id="qa-header")
         with gr.Tabs(elem_id="qa-tabs"):
             with gr.Tab("Ask", id="ask", elem_id="qa-tab-ask"):
                 with gr.Row(equal_height=False, elem_id="qa-main"):

@@ -530,6 +530,8 @@ def test_llm_answer_streams_then_becomes_the_verified_answer_with_its_sources(br
         expected = assistant.ask(RAFAH)
         assert expected.dropped == ["The United Nations Security Council approved the Rafah operation [2]."]
         assert len(llm.received) == 1  # the app's answer was remembered
+        assert "every sentence checked against its citation" in page.inner_text("#qa-header")
+        page.screenshot(path=str(ARTIFACTS / "app-llm.png"), full_page=True)
 
         # The next question is a follow-up: the LLM condenses it, and as it then abstains, is not asked to answer.
         page.fill("#qa-question textarea", ABSENT)
@@ -538,6 +540,5 @@ def test_llm_answer_streams_then_becomes_the_verified_answer_with_its_sources(br
         assert page.locator(BOT).nth(1).inner_text().strip() == NOT_FOUND
         assert len(llm.received) == 2 and llm.received[1].startswith("Rewrite the last question")
         assert f"User: {RAFAH}" in llm.received[1] and f"Last question: {ABSENT}" in llm.received[1]
-        page.screenshot(path=str(ARTIFACTS / "app-llm.png"), full_page=True)
     finally:
         context.close()
