@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import threading
-from typing import Iterable, Optional, Union
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Union
 
 from index.articles import Article
 from index.embedder import Embedder, shared_embedder
@@ -16,9 +18,13 @@ from qa.question import SAID, analyze, resolve_followup
 from qa.retrieve import Filters, Retriever
 from qa.select import Tuning, order_for_reading, select
 
-from qa.llm import not_found_text
+from qa.llm import DEFAULT_THRESHOLDS, Prompts, Thresholds, condense, finish, load_prompts, not_found_text, sources_of, stream_generate
+
+if TYPE_CHECKING:  # pragma: no cover
+    from llama_index.core.llms import LLM
 
 NOT_FOUND = not_found_text()  # the wording lives in prompts/abstain.txt
+log = logging.getLogger("qa.llm")
 
 
 class Assistant:
@@ -27,6 +33,10 @@ class Assistant:
     >>> a = Assistant(store=".qa-store")            # or Assistant(chroma_host="127.0.0.1", chroma_port=8000)
     >>> a.ingest(["articles/"])                     # IngestReport: added / unchanged / replaced / skipped
     >>> a.ask("What did Netanyahu say about Rafah?").citations
+
+    With ``llm`` (any llama-index LLM) the answer is written by the LLM from the extractive
+    answer's cited sentences, and only its sentences that those sentences support are kept
+    (``qa.llm``); ``prompts`` (a folder or ``Prompts``, default ``prompts/``) holds the wording.
     """
 
     def __init__(
@@ -36,6 +46,9 @@ class Assistant:
         chroma_port: Optional[int] = None,
         embedder: Optional[Embedder] = None,
         tuning: Optional[Tuning] = None,
+        llm: Optional["LLM"] = None,
+        prompts: Union[Prompts, str, os.PathLike, None] = None,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
     ):
         self.store = Store(path=str(store) if store else None, host=chroma_host, port=chroma_port)
         self.repaired = self.store.repair()  # drop articles a crash left half-written
@@ -44,6 +57,14 @@ class Assistant:
         self._retriever: Optional[Retriever] = None
         self._write_lock = threading.Lock()
         self._answers: dict = {}
+        self.llm = llm
+        self.thresholds = thresholds
+        if prompts is not None and not isinstance(prompts, Prompts):
+            prompts = load_prompts(Path(prompts))
+        if prompts is None and llm is not None:
+            prompts = load_prompts()
+        self.prompts: Optional[Prompts] = prompts
+        self.not_found = prompts.not_found if prompts else NOT_FOUND
 
     @property
     def embedder(self) -> Embedder:
@@ -97,31 +118,89 @@ class Assistant:
         published_to: str = "",
     ) -> Answer:
         """Answer ``question`` (a follow-up to the earlier questions in ``history``) from the articles."""
+        answer = None
+        for answer in self.ask_stream(question, history, sources, published_from, published_to):
+            pass
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        history: Optional[list[str]] = None,
+        sources: Optional[list[str]] = None,
+        published_from: str = "",
+        published_to: str = "",
+    ) -> Iterator[Union[str, Answer]]:
+        """``ask`` as it is written: with an LLM, yields the generated text in pieces (``str``, not yet
+        verified), then always ends with the verified ``Answer``. Without an LLM, on an abstention or
+        an answer already given, yields only the ``Answer``."""
         question = (question or "").strip()
         filters = Filters(list(sources or []), published_from, published_to)
         history = [h.strip() for h in (history or []) if h and h.strip()]
+        extractive = self._extractive(question, history, filters)
+        if self.llm is None or extractive.abstained:
+            yield extractive
+            return
+        key = ("llm",) + self._cache_key(question, history, filters)
+        cached = self._answers.get(key)
+        if cached is not None:
+            yield copy.deepcopy(cached)
+            return
+        asked = extractive.resolved_question or question
+        texts, _ = sources_of(extractive.citations)
+        pieces: list[str] = []
+        try:
+            for delta in stream_generate(self.llm, self.prompts, asked, texts):
+                pieces.append(delta)
+                yield delta
+        except Exception as exc:  # a server that is down or a bad model name: the extractive answer stands
+            log.warning("the LLM failed (%s: %s); the answer is the cited sentences themselves", type(exc).__name__, exc)
+            yield extractive
+            return
+        answer = finish("".join(pieces), extractive.citations, self.embedder.encode, self.prompts, self.thresholds).apply_to(extractive)
+        self._remember(key, answer)
+        yield copy.deepcopy(answer)
+
+    def _cache_key(self, question: str, history: list[str], filters: Filters) -> tuple:
+        # Any change to the store or the tuning misses the cache.
+        return (question, tuple(history), repr(filters), repr(self.tuning), self.store.generation())
+
+    def _remember(self, key: tuple, answer: Answer) -> None:
+        self._answers[key] = answer
+        while len(self._answers) > 512:
+            self._answers.pop(next(iter(self._answers)))
+
+    def _extractive(self, question: str, history: list[str], filters: Filters) -> Answer:
+        """The answer made of the cited sentences themselves (what ``ask`` returns without an LLM)."""
         if not question:
-            return Answer(question, NOT_FOUND, True, resolved_question=question)
+            return Answer(question, self.not_found, True, resolved_question=question)
         # A conversation re-asks its earlier questions to resolve the latest one; the cache
-        # makes each turn cost one answer. Any change to the store or the tuning misses it.
-        key = (question, tuple(history), repr(filters), repr(self.tuning), self.store.generation())
+        # makes each turn cost one answer.
+        key = self._cache_key(question, history, filters)
         cached = self._answers.get(key)
         if cached is None:
-            cached = self._answers[key] = self._ask_uncached(question, history, filters)
-            while len(self._answers) > 512:
-                self._answers.pop(next(iter(self._answers)))
+            cached = self._ask_uncached(question, history, filters)
+            self._remember(key, cached)
         return copy.deepcopy(cached)
 
     def _ask_uncached(self, question: str, history: list[str], filters: Filters) -> Answer:
         if not history:
             return self._answer(question, question, filters)
         # Resolve the conversation oldest first: each follow-up leans on the answer before it.
-        previous = self.ask(history[-1], history[:-1], filters.sources, filters.published_from, filters.published_to)
-        resolved = resolve_followup(question, previous.resolved_question, antecedent_of(previous))
+        previous = self._extractive(history[-1], history[:-1], filters)
+        resolved = self._condensed(question, history, filters) or resolve_followup(question, previous.resolved_question, antecedent_of(previous))
         exclude = set()
         if analyze(resolved).wants_more:
             exclude = {(c.doc_id, c.start) for c in previous.citations}  # "what else": not the same again
         return self._answer(question, resolved, filters, exclude)
+
+    def _condensed(self, question: str, history: list[str], filters: Filters) -> str:
+        """With an LLM: the follow-up rewritten as a standalone question (prompts/condense.txt) from
+        the earlier questions and their answers; "" without one or when it resolves nothing."""
+        if self.llm is None:
+            return ""
+        turns = [(earlier, self._extractive(earlier, history[:i], filters).text) for i, earlier in enumerate(history)]
+        return condense(self.llm, self.prompts, question, turns)
 
     def _answer(self, question: str, resolved: str, filters: Filters, exclude: set = frozenset()) -> Answer:
         analysis = analyze(resolved)
@@ -137,7 +216,7 @@ class Assistant:
             exclude=set(exclude),
         )
         if not groups:
-            return Answer(question, NOT_FOUND, True, resolved_question=resolved)
+            return Answer(question, self.not_found, True, resolved_question=resolved)
         return self._compose(question, resolved, order_for_reading(groups))
 
     def _compose(self, question: str, resolved: str, groups) -> Answer:

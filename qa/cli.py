@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Optional
@@ -19,6 +20,8 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from qa.llm import add_llm_arguments
+
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions about news articles with cited sentences.")
     where = parser.add_argument_group("store (default: $QA_STORE or .qa-store/)")
     where.add_argument("--store", metavar="DIR", help="embedded Chroma store directory")
@@ -37,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--from", dest="published_from", default="", metavar="YYYY-MM-DD", help="only articles published on or after")
     ask.add_argument("--to", dest="published_to", default="", metavar="YYYY-MM-DD", help="only articles published on or before")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    add_llm_arguments(ask)
 
     remove = commands.add_parser("remove", help="delete an article by its doc id")
     remove.add_argument("doc_id")
@@ -47,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="start the web app")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
+    add_llm_arguments(serve)
 
     evaluate = commands.add_parser("eval", help="score the assistant on a question file (JSONL)")
     evaluate.add_argument("questions", metavar="QUESTIONS.jsonl")
@@ -55,15 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--min", action="append", default=[], metavar="METRIC=VALUE", help="fail (exit 1) if METRIC is below VALUE")
     evaluate.add_argument("--max", action="append", default=[], metavar="METRIC=VALUE", help="fail (exit 1) if METRIC is above VALUE")
     evaluate.add_argument("--misses", type=int, default=20, help="how many misses to list (default 20)")
+    add_llm_arguments(evaluate)
     return parser
 
 
 def make_assistant(args: argparse.Namespace, store: Optional[str] = None):
+    """The Assistant the options describe; with --llm, one that writes its answers with that LLM."""
     from qa.assistant import Assistant
+    from qa.llm import llm_from_args
 
+    llm, prompts = llm_from_args(args)  # a missing option or package fails here, before any model loads
     if args.chroma_host and not store:
-        return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port)
-    return Assistant(store=store or args.store)
+        return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, llm=llm, prompts=prompts)
+    return Assistant(store=store or args.store, llm=llm, prompts=prompts)
 
 
 def progress_bar(description: str):
@@ -113,6 +122,10 @@ def cmd_ask(args) -> int:
             continue
         seen.add((c.marker, c.doc_id))
         print(f"  [{c.marker}] {c.title or c.doc_id} ({c.source}) chars {c.start}-{c.end}")
+    if answer.dropped:
+        print("Dropped from the LLM's answer (not supported by the sentences it cites):")
+        for sentence in answer.dropped:
+            print(f"  - {sentence}")
     return 0
 
 
@@ -178,8 +191,24 @@ COMMANDS = {
 }
 
 
+class _OneLine(logging.Handler):
+    """``qa: message`` on whatever stderr is now."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"qa: {record.getMessage()}", file=sys.stderr)
+
+
+def report_llm_failures() -> None:
+    """An LLM that fails (server down, unknown model) leaves the extractive answer; say so in one line."""
+    logger = logging.getLogger("qa.llm")
+    if not any(isinstance(h, _OneLine) for h in logger.handlers):
+        logger.addHandler(_OneLine(logging.WARNING))
+        logger.propagate = False
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    report_llm_failures()
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -176,6 +176,7 @@ def make_llm(
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
             is_chat_model=True,
             temperature=temperature,
+            max_retries=1,  # a server that is down should not hold the answer for minutes
             max_tokens=max_tokens,
             timeout=timeout,
         )
@@ -200,10 +201,19 @@ def add_llm_arguments(parser) -> None:
 
 
 def llm_from_args(args) -> tuple[Optional["LLM"], Optional[Prompts]]:
-    """(llm, prompts) from ``add_llm_arguments``' options, or (None, None) without --llm."""
+    """(llm, prompts) from ``add_llm_arguments``' options. Without --llm: no LLM, and the prompts
+    only when --prompts names a folder (its abstain.txt is still the not-found reply)."""
+    prompts_dir = getattr(args, "prompts", None)
     if not getattr(args, "llm", None):
-        return None, None
-    return make_llm(args.llm, args.llm_model, args.llm_base_url, args.llm_api_key), load_prompts(args.prompts)
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name, env in (("llm_model", "QA_LLM_MODEL"), ("llm_base_url", "QA_LLM_BASE_URL"))
+            if getattr(args, name, None) and getattr(args, name) != os.environ.get(env)
+        ]
+        if given:
+            raise LLMSetupError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --llm ({' or '.join(LLM_KINDS)}); without it the answers are extractive")
+        return None, load_prompts(prompts_dir) if prompts_dir else None
+    return make_llm(args.llm, args.llm_model, args.llm_base_url, args.llm_api_key), load_prompts(prompts_dir)
 
 
 def condense(llm: "LLM", prompts: Prompts, question: str, history: History) -> str:
@@ -224,7 +234,9 @@ def condense(llm: "LLM", prompts: Prompts, question: str, history: History) -> s
             continue
         if " ".join(words(line)) == " ".join(words(question)):
             return ""  # resolved nothing: the caller's own resolution knows at least as much
-        # A model that answers instead of rewriting writes far more than a question.
+        # A model that answers instead of rewriting writes a statement, or far more than a question.
+        if question.strip().endswith("?") and not line.endswith("?"):
+            return ""
         return line if len(line) <= max(300, 4 * len(question)) else ""
     return ""
 

@@ -34,13 +34,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
+from qa.llm import LLMSetupError, add_llm_arguments, llm_from_args, not_found_text  # noqa: E402
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]
 ALLOWED_SUFFIXES = frozenset(SUPPORTED_SUFFIXES)  # also .htm, which browsers may hand us
 MAX_UPLOAD_SIZE = "8mb"  # gradio refuses bigger uploads; we check again ourselves
 MAX_UPLOAD_BYTES = min(MAX_FILE_BYTES, 8 * 1024 * 1024)
-NOT_FOUND = "Not found in these articles."
+NOT_FOUND = not_found_text()  # prompts/abstain.txt; an answer carries its own wording in its text
+MAX_SUMMARY_ITEMS = 200  # an upload of 50,000 articles lists the first 200, then "… and N more"
 EXAMPLES = [
     "What did Netanyahu say about Rafah?",
     "Who did Blinken meet in Tel Aviv?",
@@ -132,7 +134,7 @@ def marker_link(n: int) -> str:
 def answer_markdown(answer: dict) -> str:
     """The chat bubble of one answer: its sentences, escaped, each followed by a clickable [n]."""
     if answer.get("abstained") or not answer.get("citations"):
-        return NOT_FOUND
+        return esc_md(answer.get("text") or NOT_FOUND)
     groups = _groups(answer)
     text = answer.get("text") or ""
     if text == " ".join(f"{cs[0]['text']} [{n}]" for n, cs in groups):
@@ -149,6 +151,11 @@ def answer_markdown(answer: dict) -> str:
         pos = match.end()
     parts.append(esc_md(text[pos:]))
     return "".join(parts)
+
+
+def streaming_markdown(written: str) -> str:
+    """The chat bubble while an LLM writes: its text so far, escaped, not yet checked (so no links)."""
+    return f'{esc_md(written)} <span class="qa-writing">▍ checking citations when done…</span>'
 
 
 def chat_messages(turns: list[dict]) -> list[dict]:
@@ -202,7 +209,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
     if answer.get("abstained") or not answer.get("citations"):
         return (
             f'<div class="qa-sources" data-turn="{index}">{header}'
-            '<div class="qa-notfound">Not found in these articles. No sentence in the library answers this '
+            f'<div class="qa-notfound">{esc(answer.get("text") or NOT_FOUND)} No sentence in the library answers this '
             "question, so nothing is cited.</div></div>"
         )
 
@@ -259,9 +266,16 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
             f'<div class="qa-article-cites">Cited: {markers}</div>'
             f"</header>{body}</article>"
         )
+    dropped = ""
+    if answer.get("dropped"):
+        dropped = (
+            '<section class="qa-dropped"><div class="qa-section-title">Removed from the written answer</div>'
+            '<div class="qa-hint">The language model also wrote these, but the sentences they cite do not support them:</div>'
+            f'<ul>{"".join(f"<li>{esc(d)}</li>" for d in answer["dropped"])}</ul></section>'
+        )
     return (
         f'<div class="qa-sources" data-turn="{index}">{header}'
-        f'<section class="qa-cited"><div class="qa-section-title">Cited sentences</div><ol>{"".join(cited)}</ol></section>'
+        f'<section class="qa-cited"><div class="qa-section-title">Cited sentences</div><ol>{"".join(cited)}</ol></section>{dropped}'
         f'<section class="qa-articles"><div class="qa-section-title">'
         f'{len(docs)} article{"s" if len(docs) != 1 else ""}</div>{"".join(articles)}</section></div>'
     )
@@ -311,12 +325,15 @@ def ingest_summary(report, names: dict[str, str], rejected: list[tuple[str, str]
         f'<span class="qa-pill qa-pill-{k}{" zero" if not c[k] else ""}"><b>{c[k]}</b> {k}</span>'
         for k in ("added", "unchanged", "replaced", "skipped")
     )
-    lines = []
+    # Skipped items first (they need attention), then the rest; at most MAX_SUMMARY_ITEMS lines.
+    items = [("skipped", f"<b>{esc(where)}</b>: {esc(reason)}") for where, reason in skipped[:MAX_SUMMARY_ITEMS]]
     for kind in ("added", "replaced", "unchanged"):
-        for doc_id in getattr(report, kind):
-            lines.append(f'<li><span class="qa-tag qa-tag-{kind}">{kind}</span> {esc(titles.get(doc_id) or doc_id)}</li>')
-    for where, reason in skipped:
-        lines.append(f'<li><span class="qa-tag qa-tag-skipped">skipped</span> <b>{esc(where)}</b>: {esc(reason)}</li>')
+        for doc_id in getattr(report, kind)[: MAX_SUMMARY_ITEMS - len(items)]:
+            items.append((kind, esc(titles.get(doc_id) or doc_id)))
+    lines = [f'<li><span class="qa-tag qa-tag-{kind}">{kind}</span> {body}</li>' for kind, body in items]
+    total = c["added"] + c["replaced"] + c["unchanged"] + c["skipped"]
+    if total > len(lines):
+        lines.append(f'<li class="qa-more">… and {total - len(lines):,} more</li>')
     text = f"{c['added']} added, {c['unchanged']} unchanged, {c['replaced']} replaced, {c['skipped']} skipped"
     return (
         f'<div class="qa-summary" data-run="{next(_RUNS)}"><div class="qa-summary-line" data-summary="{esc(text)}">{pills}</div>'
@@ -392,7 +409,7 @@ HEADER = """
 <div class="qa-header">
   <div class="qa-brand"><span class="qa-logo">❝</span><div>
     <div class="qa-title">News QA</div>
-    <div class="qa-subtitle">Answers quoted from your articles — every sentence cited.</div></div></div>
+    <div class="qa-subtitle">{subtitle}</div></div></div>
   <div class="qa-stats">{stats}</div>
 </div>
 """
@@ -445,11 +462,15 @@ if (!window.__qaCiteNav) {
 def build_app(assistant) -> gr.Blocks:
     """The whole UI over ``assistant`` (a ``qa.Assistant``)."""
     upload_dir = upload_dir_for(assistant)
+    if assistant.llm is None:
+        subtitle = "Answers quoted from your articles — every sentence cited."
+    else:
+        subtitle = "Answers written from sentences quoted from your articles — every sentence checked against its citation."
 
     def library_state():
         rows = assistant.articles()
         return (
-            HEADER.format(stats=esc(_stats(rows))),
+            HEADER.format(stats=esc(_stats(rows)), subtitle=subtitle),
             library_table(rows),
             gr.update(choices=_source_choices(rows)),
             gr.update(choices=_doc_choices(rows), value=None),
@@ -457,25 +478,34 @@ def build_app(assistant) -> gr.Blocks:
 
     # --- chat ---
     def on_ask(question, turns, sources, published_from, published_to):
+        """With an LLM, the answer is shown as it is written, then replaced by its verified version."""
         question = (question or "").strip()
         if not question:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
         try:
             sources, start, end = check_filters(sources, published_from, published_to)
         except ValueError as exc:
             raise gr.Error(str(exc)) from None
         turns = list(turns or [])
         history = [t["question"] for t in turns]
-        answer = assistant.ask(question, history=history, sources=sources, published_from=start, published_to=end)
+        asked = chat_messages(turns) + [{"role": "user", "content": esc_md(question)}]
+        written = ""
+        for item in assistant.ask_stream(question, history=history, sources=sources, published_from=start, published_to=end):
+            if isinstance(item, str):
+                written += item
+                yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], gr.skip(), gr.skip(), gr.skip()
+            else:
+                answer = item
         filters = {"sources": sources, "published_from": start, "published_to": end}
         turns.append({"question": question, "answer": answer.to_dict(), "filters": filters})
         index = len(turns) - 1
-        return "", chat_messages(turns), sources_html(assistant, turns, index), turns, index
+        yield "", chat_messages(turns), sources_html(assistant, turns, index), turns, index
 
     def on_example(evt: gr.SelectData, turns, sources, published_from, published_to):
         value = evt.value
         text = value.get("text", "") if isinstance(value, dict) else str(value or "")
-        return on_ask(text, turns, sources, published_from, published_to)
+        yield from on_ask(text, turns, sources, published_from, published_to)
 
     def on_select(evt: gr.SelectData, turns, selected):
         index = evt.index
@@ -584,7 +614,7 @@ def build_app(assistant) -> gr.Blocks:
     with gr.Blocks(title="News QA", fill_width=True) as app:
         turns = gr.State([])
         selected = gr.State(None)
-        header = gr.HTML(HEADER.format(stats=esc(_stats(rows))), elem_id="qa-header")
+        header = gr.HTML(HEADER.format(stats=esc(_stats(rows)), subtitle=subtitle), elem_id="qa-header")
         with gr.Tabs(elem_id="qa-tabs"):
             with gr.Tab("Ask", id="ask", elem_id="qa-tab-ask"):
                 with gr.Row(equal_height=False, elem_id="qa-main"):
@@ -597,8 +627,14 @@ def build_app(assistant) -> gr.Blocks:
                             min_height=420,
                             placeholder=(
                                 "<div class='qa-placeholder'><b>Ask about the news in your library.</b><br>"
-                                "Answers are made only of sentences quoted from the articles, each with a "
-                                "numbered citation. Follow-up questions work too.</div>"
+                                + (
+                                    "Answers are written by a language model from sentences quoted from the articles; "
+                                    "each sentence it writes is checked against the sentences it cites, and removed "
+                                    "if they do not support it. Follow-up questions work too.</div>"
+                                    if assistant.llm is not None
+                                    else "Answers are made only of sentences quoted from the articles, each with a "
+                                    "numbered citation. Follow-up questions work too.</div>"
+                                )
                             ),
                             examples=[{"text": q} for q in EXAMPLES],
                             latex_delimiters=[],
@@ -793,6 +829,10 @@ mark.qa-mark.qa-flash { animation: qa-flash 1.6s ease-out; }
 .qa-pill-skipped:not(.zero) { background: #fee2e2; border-color: #fca5a5; color: #991b1b; }
 .qa-summary-items { list-style: none; padding: 0; margin: 0; }
 .qa-summary-items li { padding: 3px 0; overflow-wrap: anywhere; }
+.qa-summary-items li.qa-more { color: var(--body-text-color-subdued); font-style: italic; }
+.qa-writing { color: var(--body-text-color-subdued); font-size: .8em; font-style: italic; }
+.qa-dropped ul { margin: 0 0 16px; padding-left: 18px; color: var(--body-text-color-subdued); font-size: .88rem; }
+.qa-dropped li { text-decoration: line-through; text-decoration-color: #fca5a5; margin-bottom: 4px; }
 .qa-tag { display: inline-block; font-size: .7rem; font-weight: 700; text-transform: uppercase; border-radius: 4px;
   padding: 0 5px; margin-right: 4px; background: var(--background-fill-secondary); }
 .qa-tag-added { color: #166534; background: #dcfce7; }
@@ -859,13 +899,18 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--store", metavar="DIR", help="embedded Chroma store directory (default $QA_STORE or .qa-store/)")
     parser.add_argument("--chroma-host", metavar="HOST", help="use a Chroma server instead")
     parser.add_argument("--chroma-port", metavar="PORT", type=int, default=8000)
+    add_llm_arguments(parser)
     args = parser.parse_args(argv)
     from qa.assistant import Assistant
 
+    try:
+        llm, prompts = llm_from_args(args)
+    except LLMSetupError as exc:
+        parser.exit(1, f"app.py: {exc}\n")
     if args.chroma_host:
-        assistant = Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port)
+        assistant = Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, llm=llm, prompts=prompts)
     else:
-        assistant = Assistant(store=args.store)
+        assistant = Assistant(store=args.store, llm=llm, prompts=prompts)
     serve(assistant, host=args.host, port=args.port)
 
 

@@ -86,3 +86,127 @@ def chroma_server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+# --- LLM stand-ins (the one part of the system tests may replace) ----------------------------
+
+import json  # noqa: E402
+import re  # noqa: E402
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+from llama_index.core.bridge.pydantic import Field  # noqa: E402
+from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata  # noqa: E402
+from llama_index.core.llms.callbacks import llm_completion_callback  # noqa: E402
+
+
+class ScriptedLLM(CustomLLM):
+    """A deterministic llama-index LLM: replies from a script (a string, a function of the prompt,
+    or an exception to raise), one entry per call (the last entry repeats), and records every
+    prompt it receives. Streams word by word; with ``gate`` (a threading.Event) it stops after
+    ``hold_after`` words until the gate is set, so a test can look at the half-written answer."""
+
+    replies: list[Any] = Field(default_factory=list)
+    received: list[str] = Field(default_factory=list)
+    gate: Any = None
+    hold_after: int = 3
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="scripted", is_chat_model=False)
+
+    def _reply(self, prompt: str) -> str:
+        self.received.append(prompt)
+        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        if isinstance(reply, Exception):
+            raise reply
+        return reply(prompt) if callable(reply) else reply
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return CompletionResponse(text=self._reply(prompt))
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):
+        text = self._reply(prompt)
+        gate = self.gate
+
+        def tokens():
+            so_far = ""
+            for i, piece in enumerate(re.findall(r"\S+\s*", text)):
+                if gate is not None and i == self.hold_after:
+                    gate.wait(timeout=120)
+                so_far += piece
+                yield CompletionResponse(text=so_far, delta=piece)
+
+        return tokens()
+
+
+class FakeOpenAIServer:
+    """A tiny OpenAI-compatible server (stdlib http.server) on 127.0.0.1: ``POST /v1/chat/completions``,
+    whole or streamed as server-sent events, the way llama.cpp server, vLLM or LM Studio answer.
+    ``reply(prompt)`` writes each answer; every request body is kept in ``requests``."""
+
+    def __init__(self, reply: Callable[[str], str]):
+        self.reply = reply
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self.send_error(404)
+                    return
+                server.requests.append(body)
+                prompt = "\n".join(str(m.get("content") or "") for m in body.get("messages") or [])
+                text = server.reply(prompt)
+                base = {"id": f"chatcmpl-{len(server.requests)}", "created": 1700000000, "model": body.get("model", "")}
+                if body.get("stream"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    deltas = [{"role": "assistant", "content": ""}] + [{"content": p} for p in re.findall(r"\S+\s*", text)]
+                    for i, delta in enumerate(deltas + [{}]):
+                        finish = "stop" if i == len(deltas) else None
+                        chunk = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    return
+                payload = json.dumps(
+                    {
+                        **base,
+                        "object": "chat.completion",
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def prompts(self) -> list[str]:
+        return ["\n".join(str(m.get("content") or "") for m in r.get("messages") or []) for r in self.requests]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def fake_openai():
+    """A ``FakeOpenAIServer`` that answers "Not found in these articles." until a test sets ``reply``."""
+    server = FakeOpenAIServer(lambda prompt: "Not found in these articles.")
+    yield server
+    server.close()

@@ -158,3 +158,130 @@ def test_ingest_twice_reports_unchanged(cli, tmp_path):
     assert cli("--store", store, "ingest", SAMPLE_DIR)[0] == 0
     code, out, _ = cli("--store", store, "ingest", SAMPLE_DIR)
     assert code == 0 and out.startswith("0 added, 2 unchanged, 0 replaced, 0 skipped")
+
+
+# --- LLM answers: the real openai-like client against a local OpenAI-compatible server -----------
+
+import re  # noqa: E402
+
+RAFAH_FIRST = "On Tuesday evening, Netanyahu again promised to enter the southern town of Rafah, where Hamas still maintains control."
+LLM_KEPT = "On Tuesday evening, Netanyahu again promised to enter Rafah, where Hamas still maintains control [1]."
+LLM_MADE_UP = "Netanyahu said 30,000 soldiers are ready to enter Rafah [2]."
+
+
+def echo_first_source(prompt: str) -> str:
+    """An LLM that repeats source [1] and invents one claim; asked to condense, it repeats the question."""
+    first = re.search(r"^\[1\] (.+)$", prompt, re.M)
+    if first:
+        return f"{first.group(1)} [1] The talks ended with a signed agreement [1]."
+    return re.search(r"^Last question: (.+)$", prompt, re.M).group(1)
+
+
+def test_ask_with_an_openai_compatible_llm_end_to_end(cli_store, fake_openai):
+    store, _ = cli_store
+    fake_openai.reply = lambda prompt: f"{LLM_KEPT} {LLM_MADE_UP}"
+    result = run_qa("--store", store, "ask", RAFAH, "--json", "--llm", "openai-like", "--llm-base-url", fake_openai.url, "--llm-model", "x")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["text"] == "On Tuesday evening, Netanyahu again promised to enter Rafah, where Hamas still maintains control. [1]"
+    assert answer["dropped"] == [LLM_MADE_UP]
+    assert [(c["marker"], c["text"]) for c in answer["citations"]] == [(1, RAFAH_FIRST)]
+    original = (SAMPLE_DIR / "004_a8ed45d3df2df383.txt").read_bytes().decode("utf-8")
+    assert original[answer["citations"][0]["start"] : answer["citations"][0]["end"]] == RAFAH_FIRST
+    (request,) = fake_openai.requests
+    assert request["model"] == "x" and request["stream"] is True
+    (prompt,) = fake_openai.prompts()
+    assert f"[1] {RAFAH_FIRST}\n[2] He told representatives" in prompt and f"Question: {RAFAH}" in prompt
+
+
+def test_ask_with_llm_prints_what_was_dropped_and_condenses_follow_ups(cli, tmp_path, fake_openai):
+    store = tmp_path / "store"
+    cli("--store", store, "ingest", SAMPLE_DIR)
+    llm = ("--llm", "openai-like", "--llm-base-url", fake_openai.url, "--llm-model", "x")
+    fake_openai.reply = echo_first_source
+    code, out, err = cli("--store", store, "ask", RAFAH, *llm)
+    assert code == 0, err
+    assert out.splitlines()[0] == f"{RAFAH_FIRST} [1]"
+    assert out.splitlines()[2:] == [
+        "Dropped from the LLM's answer (not supported by the sentences it cites):",
+        "  - The talks ended with a signed agreement [1].",
+    ]
+
+    fake_openai.reply = lambda prompt: "Who controls Rafah?" if prompt.startswith("Rewrite the last question") else echo_first_source(prompt)
+    code, out, err = cli("--store", store, "ask", "And who controls it?", "--history", RAFAH, "--json", *llm)
+    assert code == 0, err
+    assert json.loads(out)["resolved_question"] == "Who controls Rafah?"
+    condense_prompt = fake_openai.prompts()[1]
+    assert condense_prompt.startswith("Rewrite the last question") and f"User: {RAFAH}\nAssistant: {RAFAH_FIRST}" in condense_prompt
+
+
+def test_llm_options_fail_clearly_before_loading_anything(cli, monkeypatch, tmp_path):
+    store = tmp_path / "store"
+    for name in ("QA_LLM", "QA_LLM_MODEL", "QA_LLM_BASE_URL", "QA_LLM_API_KEY", "QA_PROMPTS"):
+        monkeypatch.delenv(name, raising=False)
+    cases = [
+        (("--llm", "openai-like", "--llm-model", "x"), "qa: the openai-like LLM needs the server's URL (--llm-base-url, e.g. http://127.0.0.1:8080/v1)"),
+        (("--llm", "ollama"), "qa: the ollama LLM needs a model name (--llm-model)"),
+        (("--llm-model", "x"), "qa: --llm-model needs --llm (openai-like or ollama); without it the answers are extractive"),
+        (("--llm", "ollama", "--llm-model", "x", "--prompts", tmp_path / "none"), f"qa: {tmp_path / 'none' / 'answer.txt'}: prompt template not found"),
+    ]
+    for options, message in cases:
+        code, out, err = cli("--store", store, "ask", RAFAH, *options)
+        assert (code, out, error_lines(err)) == (1, "", [message])
+    monkeypatch.setitem(sys.modules, "llama_index.llms.openai_like", None)  # as if the package were not installed
+    code, _, err = cli("--store", store, "serve", "--llm", "openai-like", "--llm-model", "x", "--llm-base-url", "http://127.0.0.1:9/v1")
+    assert code == 1 and len(error_lines(err)) == 1
+    assert "pip install llama-index-llms-openai-like" in err
+    assert not store.exists()  # failed before opening the store
+
+
+def test_an_llm_server_that_is_down_leaves_the_extractive_answer(cli, tmp_path):
+    from conftest import free_port
+
+    store = tmp_path / "store"
+    cli("--store", store, "ingest", SAMPLE_DIR)
+    code, plain, _ = cli("--store", store, "ask", RAFAH)
+    down = f"http://127.0.0.1:{free_port()}/v1"
+    code, out, err = cli("--store", store, "ask", RAFAH, "--llm", "openai-like", "--llm-base-url", down, "--llm-model", "x")
+    assert code == 0 and out == plain
+    (line,) = error_lines(err)
+    assert line.startswith("qa: the LLM failed (") and line.endswith("the answer is the cited sentences themselves")
+
+
+def test_eval_scores_the_same_questions_in_llm_mode(cli, tmp_path, fake_openai):
+    from conftest import QUESTIONS
+
+    items = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    picked = [next(i for i in items if i.get("gold") and not i.get("history")), next(i for i in items if i.get("history")), next(i for i in items if i.get("answerable") is False)]
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(i) + "\n" for i in picked), encoding="utf-8")
+    fake_openai.reply = echo_first_source
+
+    code, out, err = cli("eval", questions, "--articles", SAMPLE_DIR, "--json")
+    assert code == 0, err
+    extractive = json.loads(out)
+    assert fake_openai.requests == []
+    code, out, err = cli("eval", questions, "--articles", SAMPLE_DIR, "--json", "--llm", "openai-like", "--llm-base-url", fake_openai.url, "--llm-model", "x")
+    assert code == 0, err
+    with_llm = json.loads(out)
+    answer_prompts = [p for p in fake_openai.prompts() if "\n[1] " in p]
+    assert len(answer_prompts) == 2  # the two answerable questions; the unanswerable one abstains without the LLM
+    assert len(fake_openai.prompts()) == 3  # and the follow-up was condensed first
+    assert with_llm["questions"] == extractive["questions"] == 3
+    assert with_llm["valid_spans"] == 1.0 and with_llm["abstention"] == extractive["abstention"] == 1.0
+    # The echoing LLM keeps only source [1] of each answer.
+    assert with_llm["citations_per_answer"] == 1.0
+
+
+def test_the_not_found_reply_comes_from_the_prompts_folder_even_without_an_llm(cli, tmp_path):
+    import shutil
+
+    from conftest import ROOT
+
+    edited = tmp_path / "prompts"
+    shutil.copytree(ROOT / "prompts", edited)
+    (edited / "abstain.txt").write_text("Nothing about that in the library.\n", encoding="utf-8")
+    store = tmp_path / "store"
+    assert cli("--store", store, "ask", "What is the capital of Australia?")[1] == "Not found in these articles.\n"
+    code, out, _ = cli("--store", store, "ask", "What is the capital of Australia?", "--prompts", edited)
+    assert (code, out) == (0, "Nothing about that in the library.\n")

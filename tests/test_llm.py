@@ -19,6 +19,7 @@ from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.prompts import PromptTemplate
 
+from conftest import SAMPLE_DIR, ScriptedLLM
 from index.terms import terms
 from qa.answer import Answer, Citation
 from qa.llm import (
@@ -59,41 +60,6 @@ WRONG_SOURCE = "Hamas still maintains control of Rafah [1]."  # true, but [1] do
 NOT_GIVEN = "Herzog discussed regional escalation with Blinken [7]."  # only 2 sentences were given
 UNCITED = "The talks in Tel Aviv were described as productive."
 NEGATED = "Netanyahu has not promised to enter Rafah [2]."
-
-
-class ScriptedLLM(CustomLLM):
-    """Replies from a script (a string, a function of the prompt, or an exception to raise),
-    one entry per call (the last entry repeats), and records every prompt it receives."""
-
-    replies: list[Any] = Field(default_factory=list)
-    received: list[str] = Field(default_factory=list)
-
-    @property
-    def metadata(self) -> LLMMetadata:
-        return LLMMetadata(model_name="scripted", is_chat_model=False)
-
-    def _reply(self, prompt: str) -> str:
-        self.received.append(prompt)
-        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
-        if isinstance(reply, Exception):
-            raise reply
-        return reply(prompt) if callable(reply) else reply
-
-    @llm_completion_callback()
-    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return CompletionResponse(text=self._reply(prompt))
-
-    @llm_completion_callback()
-    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):
-        text = self._reply(prompt)
-
-        def tokens():
-            so_far = ""
-            for piece in re.findall(r"\S+\s*", text):
-                so_far += piece
-                yield CompletionResponse(text=so_far, delta=piece)
-
-        return tokens()
 
 
 def citation(marker: int, text: str, doc_id: str = "doc-a", start: int = 0) -> Citation:
@@ -298,6 +264,8 @@ def test_condense_turns_a_follow_up_into_a_standalone_question(prompts):
 def test_condense_gives_up_cleanly(prompts):
     assert condense(ScriptedLLM(replies=["   \n"]), prompts, "And then?", ["Who met Herzog?"]) == ""
     assert condense(ScriptedLLM(replies=["and then"]), prompts, "And then?", ["Who met Herzog?"]) == ""  # unchanged
+    # An answer instead of a question resolves nothing.
+    assert condense(ScriptedLLM(replies=["Blinken met Herzog in Tel Aviv [1]."]), prompts, "Where?", ["Who met Herzog?"]) == ""
     assert condense(ScriptedLLM(replies=[TimeoutError("slow")]), prompts, "And then?", ["Who met Herzog?"]) == ""
     unused = ScriptedLLM(replies=["never asked"])
     assert condense(unused, prompts, "Who met Herzog?", []) == "Who met Herzog?" and unused.received == []
@@ -461,3 +429,175 @@ def test_smollm2_end_to_end_keeps_only_supported_sentences(smollm2, sample_assis
         assert len(claim_terms & have) >= DEFAULT_THRESHOLDS.min_overlap * len(claim_terms), sentence
         vectors = embedder.encode([claim] + cited)
         assert max(float(vectors[0] @ v) for v in vectors[1:]) >= DEFAULT_THRESHOLDS.min_cosine, sentence
+
+
+# --- through the Assistant (the real sample store, real retrieval, real MiniLM) ---------------------
+
+RAFAH_QUESTION = "What did Netanyahu say about Rafah?"
+RAFAH_SAID = [
+    RAFAH,
+    'He told representatives of the hostage families: "We will enter Rafah and we will eliminate the Hamas battalions there with or without a deal.”',
+]
+# What a weak LLM writes from those two sentences: two faithful claims, a made-up number, a true
+# claim with the wrong [n], an invented fact, and a source that was never given.
+LLM_FAITHFUL = [
+    "On Tuesday evening, Netanyahu again promised to enter Rafah, where Hamas still maintains control [1].",
+    "He told the hostage families that Israel will enter Rafah with or without a deal [2].",
+]
+LLM_MADE_UP = [
+    "Netanyahu said 30,000 soldiers are ready to enter Rafah [2].",
+    "He vowed to eliminate the Hamas battalions with or without a deal [1].",
+    "The United Nations Security Council approved the Rafah operation [2].",
+    "Netanyahu spoke in Jerusalem [5].",
+]
+ABSENT_QUESTION = "What did Blinken say about Ukraine?"
+CONDENSE_FIRST_LINE = (ROOT / "prompts" / "condense.txt").read_text(encoding="utf-8").splitlines()[0]
+
+
+@pytest.fixture
+def with_llm(sample_assistant, embedder):
+    """An Assistant over the sample store that writes its answers with ``llm``."""
+    from qa import Assistant
+
+    def make(llm, prompts=None):
+        return Assistant(store=sample_assistant.store.path, embedder=embedder, llm=llm, prompts=prompts)
+
+    return make
+
+
+def assert_spans_exact(assistant, answer):
+    for c in answer.citations:
+        assert assistant.article(c.doc_id).text[c.start : c.end] == c.text
+
+
+def test_assistant_keeps_the_supported_llm_sentences_and_reports_the_made_up_ones(with_llm, sample_assistant):
+    extractive = sample_assistant.ask(RAFAH_QUESTION)
+    assert [c.text for c in extractive.citations] == RAFAH_SAID and [c.marker for c in extractive.citations] == [1, 2]
+    llm = ScriptedLLM(replies=[" ".join([LLM_FAITHFUL[0], LLM_MADE_UP[0], LLM_MADE_UP[1], LLM_FAITHFUL[1], LLM_MADE_UP[2], LLM_MADE_UP[3]])])
+    assistant = with_llm(llm)
+    answer = assistant.ask(RAFAH_QUESTION)
+
+    (prompt,) = llm.received  # one LLM call: no second call to check the answer
+    assert f"[1] {RAFAH_SAID[0]}\n[2] {RAFAH_SAID[1]}\n" in prompt and f"Question: {RAFAH_QUESTION}" in prompt
+    assert not answer.abstained
+    assert answer.text == (
+        "On Tuesday evening, Netanyahu again promised to enter Rafah, where Hamas still maintains control. [1] "
+        "He told the hostage families that Israel will enter Rafah with or without a deal. [2]"
+    )
+    assert answer.dropped == LLM_MADE_UP
+    # The citations are the extractive ones, with their exact spans.
+    assert [(c.marker, c.doc_id, c.start, c.end, c.text) for c in answer.citations] == [
+        (c.marker, c.doc_id, c.start, c.end, c.text) for c in extractive.citations
+    ]
+    assert_spans_exact(assistant, answer)
+    # Asked again: the same answer from the cache, no second LLM call.
+    assert assistant.ask(RAFAH_QUESTION) == answer and len(llm.received) == 1
+    # The extractive assistant over the same store is unchanged.
+    assert sample_assistant.ask(RAFAH_QUESTION) == extractive and extractive.dropped == []
+
+
+def test_an_answer_citing_only_one_source_keeps_only_that_citation(with_llm, sample_assistant):
+    answer = with_llm(ScriptedLLM(replies=[f"{LLM_FAITHFUL[1]} {LLM_MADE_UP[2]}"])).ask(RAFAH_QUESTION)
+    assert answer.text == "He told the hostage families that Israel will enter Rafah with or without a deal. [1]"
+    assert [(c.marker, c.text) for c in answer.citations] == [(1, RAFAH_SAID[1])]
+    assert answer.dropped == [LLM_MADE_UP[2]]
+    assert_spans_exact(sample_assistant, answer)
+
+
+def test_when_nothing_survives_the_answer_is_the_extractive_one(with_llm, sample_assistant):
+    extractive = sample_assistant.ask(RAFAH_QUESTION)
+    answer = with_llm(ScriptedLLM(replies=[" ".join(LLM_MADE_UP)])).ask(RAFAH_QUESTION)
+    assert (answer.text, answer.citations, answer.abstained) == (extractive.text, extractive.citations, False)
+    assert answer.dropped == LLM_MADE_UP
+
+
+def test_abstentions_stay_abstentions_without_asking_the_llm(with_llm):
+    llm = ScriptedLLM(replies=["Blinken said Ukraine will win the war [1]."])
+    answer = with_llm(llm).ask(ABSENT_QUESTION)
+    assert answer.abstained and answer.text == "Not found in these articles." and answer.citations == []
+    assert llm.received == []
+
+
+def test_an_llm_that_fails_leaves_the_extractive_answer_and_says_so(with_llm, sample_assistant, caplog):
+    llm = ScriptedLLM(replies=[ConnectionError("connection refused"), LLM_FAITHFUL[1]])
+    assistant = with_llm(llm)
+    with caplog.at_level("WARNING", logger="qa.llm"):
+        failed = assistant.ask(RAFAH_QUESTION)
+    assert failed == sample_assistant.ask(RAFAH_QUESTION)
+    assert "the LLM failed (ConnectionError: connection refused)" in caplog.text
+    # A failure is not remembered: the next ask tries the LLM again.
+    assert assistant.ask(RAFAH_QUESTION).text.startswith("He told the hostage families") and len(llm.received) == 2
+
+
+def test_ask_stream_yields_the_text_as_written_then_the_verified_answer(with_llm):
+    reply = f"{LLM_FAITHFUL[0]} {LLM_MADE_UP[2]}"
+    llm = ScriptedLLM(replies=[reply])
+    assistant = with_llm(llm)
+    items = list(assistant.ask_stream(RAFAH_QUESTION))
+    *pieces, final = items
+    assert len(pieces) > 5 and all(isinstance(p, str) for p in pieces) and "".join(pieces) == reply
+    assert final.text == "On Tuesday evening, Netanyahu again promised to enter Rafah, where Hamas still maintains control. [1]"
+    assert final.dropped == [LLM_MADE_UP[2]]
+    assert assistant.ask(RAFAH_QUESTION) == final and len(llm.received) == 1
+    # Without an LLM, or on an abstention, the stream is the answer alone.
+    assert [type(x).__name__ for x in with_llm(None).ask_stream(RAFAH_QUESTION)] == ["Answer"]
+    assert [type(x).__name__ for x in assistant.ask_stream(ABSENT_QUESTION)] == ["Answer"]
+
+
+def test_follow_ups_are_condensed_by_the_llm_with_the_condense_template(with_llm, sample_assistant):
+    standalone = "Who controls the southern town of Rafah?"
+
+    def reply(prompt: str) -> str:
+        if prompt.startswith(CONDENSE_FIRST_LINE):
+            return f"Standalone question: {standalone}"
+        return "Hamas still maintains control of the southern town of Rafah [1]."
+
+    llm = ScriptedLLM(replies=[reply])
+    answer = with_llm(llm).ask("And who controls it?", history=[RAFAH_QUESTION])
+    condense_prompt, answer_prompt = llm.received
+    assert condense_prompt.startswith(CONDENSE_FIRST_LINE)
+    # The history is the earlier question with its answer (the cited sentences, markers removed).
+    assert f"User: {RAFAH_QUESTION}\nAssistant: {RAFAH_SAID[0]} {RAFAH_SAID[1]}" in condense_prompt
+    assert "Last question: And who controls it?" in condense_prompt
+    assert answer.resolved_question == standalone
+    assert f"Question: {standalone}" in answer_prompt
+    assert answer.text == "Hamas still maintains control of the southern town of Rafah. [1]"
+    assert answer.citations[0].text == RAFAH and answer.dropped == []
+    # Without an LLM the built-in resolution reads the same follow-up in its own way.
+    assert sample_assistant.ask("And who controls it?", history=[RAFAH_QUESTION]).resolved_question != standalone
+
+
+def test_a_condense_that_resolves_nothing_falls_back_to_the_built_in_resolution(with_llm, sample_assistant):
+    follow_up = "When did he promise that?"
+    llm = ScriptedLLM(replies=[TimeoutError("slow"), "Not found in these articles."])
+    answer = with_llm(llm).ask(follow_up, history=[RAFAH_QUESTION])
+    built_in = sample_assistant.ask(follow_up, history=[RAFAH_QUESTION])
+    assert answer.resolved_question == built_in.resolved_question and "Netanyahu" in answer.resolved_question
+    assert (answer.text, answer.citations) == (built_in.text, built_in.citations)  # the LLM found no answer: extractive
+    assert len(llm.received) == 2
+
+
+def test_the_wording_lives_in_the_prompts_folder(with_llm, tmp_path):
+    """An edited copy of prompts/ changes what the LLM is told, the abstention reply, and which
+    reply counts as the LLM finding no answer."""
+    import shutil
+
+    edited = tmp_path / "prompts"
+    shutil.copytree(ROOT / "prompts", edited)
+    answer_txt = (edited / "answer.txt").read_text(encoding="utf-8")
+    assert "Sources:" in answer_txt
+    (edited / "answer.txt").write_text(answer_txt.replace("Sources:", "Numbered facts from the library:"), encoding="utf-8")
+    (edited / "abstain.txt").write_text("Nothing about that in the library.\n", encoding="utf-8")
+
+    no_answer = "Nothing about that in the library."
+    llm = ScriptedLLM(replies=[no_answer])
+    assistant = with_llm(llm, prompts=edited)
+    answer = assistant.ask(RAFAH_QUESTION)
+    assert "Numbered facts from the library:\n[1] " in llm.received[0] and "Sources:" not in llm.received[0]
+    assert f"reply with exactly: {no_answer}" in llm.received[0]
+    assert answer.dropped == [] and answer.text.startswith(RAFAH_SAID[0])  # the LLM's "no answer": extractive
+    assert assistant.ask(ABSENT_QUESTION).text == no_answer
+
+    # With the shipped wording the same reply is an uncited claim, dropped and reported.
+    default = with_llm(ScriptedLLM(replies=[no_answer])).ask(RAFAH_QUESTION)
+    assert default.dropped == [no_answer] and default.text == answer.text

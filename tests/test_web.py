@@ -437,3 +437,108 @@ def test_helpers_escape_and_validate():
     for bad in [("2024-5-1", ""), ("2024-02-30", ""), ("2024-05-02", "2024-05-01")]:
         with pytest.raises(ValueError):
             check_filters([], *bad)
+
+
+# --- upload summary of a huge batch ---------------------------------------------------------------
+
+
+def test_upload_summary_lists_at_most_200_items_then_counts_the_rest():
+    from index.ingest import IngestReport, Skipped
+    from qa.web import MAX_SUMMARY_ITEMS, ingest_summary
+
+    report = IngestReport(added=[f"doc-{i}" for i in range(50_000)], skipped=[Skipped("/up/bad.jsonl:7", "malformed JSON")])
+    html_text = ingest_summary(report, {"/up/bad.jsonl": "export.jsonl"}, [("table.csv", "unsupported file type '.csv'")], {"doc-0": "First <title>"})
+    items = html_text.count("<li")
+    assert MAX_SUMMARY_ITEMS == 200 and items == 201
+    assert html_text.count('class="qa-tag qa-tag-skipped"') == 2  # problems come first, never cut off by the added ones
+    assert "<b>export.jsonl:7</b>: malformed JSON" in html_text and "First &lt;title&gt;" in html_text
+    assert '<li class="qa-more">… and 49,802 more</li>' in html_text
+    assert 'data-summary="50000 added, 0 unchanged, 0 replaced, 2 skipped"' in html_text
+    assert len(html_text) < 30_000
+    small = ingest_summary(IngestReport(added=["a", "b"]), {}, [], {})
+    assert small.count("<li") == 2 and "qa-more" not in small
+
+
+# --- LLM answers, streamed into the chat ---------------------------------------------------------
+
+LLM_REPLY = (
+    "On Tuesday evening, Netanyahu again promised to enter Rafah, where Hamas still maintains control [1]. "
+    "He told the hostage families that Israel will enter Rafah with or without a deal [2]. "
+    "The United Nations Security Council approved the Rafah operation [2]."
+)
+
+
+@pytest.fixture(scope="module")
+def llm_server(tmp_path_factory, embedder):
+    """The app over its own fresh store, with a scripted LLM that stops after three words until
+    the test opens its gate."""
+    import threading
+
+    from conftest import ScriptedLLM
+    from qa import Assistant
+    from qa.web import serve
+
+    gate = threading.Event()
+    condense_first_line = (ROOT / "prompts" / "condense.txt").read_text(encoding="utf-8").splitlines()[0]
+
+    def reply(prompt: str) -> str:
+        return "What did Blinken say about Ukraine?" if prompt.startswith(condense_first_line) else LLM_REPLY
+
+    llm = ScriptedLLM(replies=[reply], gate=gate, hold_after=3)
+    assistant = Assistant(store=tmp_path_factory.mktemp("web-llm-store"), embedder=embedder, llm=llm)
+    app, url = serve(assistant, host="127.0.0.1", port=free_port(), block=False, quiet=True)
+    try:
+        yield assistant, url.rstrip("/") + "/", llm, gate
+    finally:
+        gate.set()
+        app.close()
+
+
+def test_llm_answer_streams_then_becomes_the_verified_answer_with_its_sources(browser, llm_server):
+    assistant, url, llm, gate = llm_server
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(url)
+        page.wait_for_selector("#qa-question textarea")
+        assert "written by a language model" in page.inner_text("#qa-chat")
+        page.fill("#qa-question textarea", RAFAH)
+        page.press("#qa-question textarea", "Enter")
+        # Half-written: the first words, marked as not yet checked, no citation links, no sources yet.
+        page.wait_for_selector(f"{BOT} .qa-writing")
+        assert page.locator(BOT).first.inner_text().startswith("On Tuesday evening,")
+        assert "Rafah" not in page.locator(BOT).first.inner_text()
+        assert page.locator(f"{BOT} a.qa-marker").count() == 0
+        assert page.locator("#qa-sources .qa-empty").count() == 1
+        assert len(llm.received) == 1 and f"[1] {RAFAH_SENTENCES[0]}" in llm.received[0]
+
+        gate.set()
+        page.wait_for_function("() => { const p = document.querySelector('#qa-sources .qa-sources'); return p && p.dataset.turn === '0'; }")
+        bubble = page.locator(BOT).first.inner_text().strip()
+        assert bubble == (
+            "On Tuesday evening, Netanyahu again promised to enter Rafah, where Hamas still maintains control. [1] "
+            "He told the hostage families that Israel will enter Rafah with or without a deal. [2]"
+        )
+        assert page.locator(f"{BOT} .qa-writing").count() == 0
+        links = page.eval_on_selector_all(f"{BOT} a.qa-marker", "els => els.map(e => [e.textContent, e.getAttribute('href')])")
+        assert links == [["[1]", "#cite-1"], ["[2]", "#cite-2"]]
+        # The sources panel works as before: exact spans highlighted; the made-up claim is listed as removed.
+        assert sorted(mark_texts(page)) == sorted(RAFAH_SENTENCES)
+        assert page.eval_on_selector("#cite-2", "e => e.textContent") == RAFAH_SENTENCES[1]
+        assert page.inner_text("#qa-sources .qa-dropped li") == "The United Nations Security Council approved the Rafah operation [2]."
+        expected = assistant.ask(RAFAH)
+        assert expected.dropped == ["The United Nations Security Council approved the Rafah operation [2]."]
+        assert len(llm.received) == 1  # the app's answer was remembered
+        assert "every sentence checked against its citation" in page.inner_text("#qa-header")
+        page.screenshot(path=str(ARTIFACTS / "app-llm.png"), full_page=True)
+
+        # The next question is a follow-up: the LLM condenses it, and as it then abstains, is not asked to answer.
+        page.fill("#qa-question textarea", ABSENT)
+        page.press("#qa-question textarea", "Enter")
+        page.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '1'")
+        assert page.locator(BOT).nth(1).inner_text().strip() == NOT_FOUND
+        assert len(llm.received) == 2 and llm.received[1].startswith("Rewrite the last question")
+        assert f"User: {RAFAH}" in llm.received[1] and f"Last question: {ABSENT}" in llm.received[1]
+    finally:
+        context.close()
