@@ -121,7 +121,7 @@ def build_step(store_dir: str, data_dir: Path, scale: int) -> dict:
     assistant.embedder.encode([WARM_UP_TEXT])  # load the model before any timing
     store = assistant.store
     have = stored_copies(store, originals[-1], scale)
-    result: dict = {"scale": scale}
+    result: dict = {"scale": scale, "build_load_avg_1min_start": round(os.getloadavg()[0], 2)}
     if 0 not in have:
         if scale == 1:
             result.update(timed_ingest(assistant, data_dir / "articles.jsonl", corpus))
@@ -217,6 +217,7 @@ def write_replica(store, template: list[tuple], copy: int) -> None:
 def ask_step(store_dir: str, data_dir: Path) -> dict:
     """Open the store in a fresh process, time the first question and then all of them warm."""
     questions = [q["question"] for q in load_jsonl(data_dir / "questions.jsonl") if q.get("answer_in_gold") is True]
+    load_start = os.getloadavg()[0]
     start_memory = memory_kb()
     from qa import Assistant
 
@@ -248,6 +249,7 @@ def ask_step(store_dir: str, data_dir: Path) -> dict:
         "rss_model_kb": model_memory["VmRSS"],
         "rss_kb": end_memory["VmRSS"],
         "rss_peak_kb": end_memory["VmHWM"],
+        "ask_load_avg_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],  # machine load while asking
     }
 
 
@@ -292,7 +294,7 @@ def format_table(rows: list[dict]) -> str:
         return f"x{value / reference:.2f}" if reference else "-"
 
     header = ("| corpus | articles | sentences | vectors MB | ingest chars/s | ingest s | first ask ms | ask p50 ms | ask p95 ms "
-              "| RSS MB (model only) | RSS MB | store RSS MB | peak RSS MB |")
+              "| RSS MB (model only) | RSS MB | store RSS MB | peak RSS MB | load while asking |")
     lines = [header, "|" + "|".join("---:" for _ in header.strip("|").split("|")) + "|"]
     for row in rows:
         store_rss = (row["rss_kb"] - row["rss_model_kb"]) / mb
@@ -300,7 +302,8 @@ def format_table(rows: list[dict]) -> str:
             f"| {row['scale']}x | {row['articles']:,} | {row['sentences']:,} | {row['vector_bytes'] / 2**20:,.1f} "
             f"| {row.get('ingest_chars_per_s', 0):,} | {row.get('ingest_s', 0):,.1f} | {row['first_ask_ms']:,.0f} "
             f"| {row['ask_p50_ms']:,.1f} | {row['ask_p95_ms']:,.1f} | {row['rss_model_kb'] / mb:,.0f} "
-            f"| {row['rss_kb'] / mb:,.0f} | {store_rss:,.0f} | {row['rss_peak_kb'] / mb:,.0f} |"
+            f"| {row['rss_kb'] / mb:,.0f} | {store_rss:,.0f} | {row['rss_peak_kb'] / mb:,.0f} "
+            f"| {' → '.join(str(v) for v in row.get('ask_load_avg_1min', [])) or '-'} |"
         )
     lines += ["", f"Growth against {base['scale']}x (corpus x, then each figure x):", "",
               "| corpus | sentences x | ingest chars/s x | first ask x | ask p50 x | ask p95 x | RSS x | store RSS x | vector bytes x |",
