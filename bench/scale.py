@@ -30,8 +30,8 @@ sentences: quality is not measured here (see ``bench/realtimeqa.py``), only cost
 
 Run from the repository root:
 
-    .venv/bin/python bench/scale.py                      # 1, 10, 50: about 20-30 min on 2 busy cores
-    .venv/bin/python bench/scale.py --scales 1,10        # about 10 min
+    .venv/bin/python bench/scale.py                      # 1, 10, 50: about 40 min on 2 busy cores
+    .venv/bin/python bench/scale.py --scales 1,10        # about 15-20 min
     .venv/bin/python bench/scale.py --json               # only the JSON line
     .venv/bin/python bench/scale.py --store DIR          # keep the store (default: a temporary folder)
 
