@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE_DIR
+from conftest import QUESTIONS, SAMPLE_DIR
 
 QA = str(Path(sys.executable).parent / "qa")
 RAFAH = "What did Netanyahu say about Rafah?"
@@ -44,6 +44,24 @@ def test_server_store_answers_the_rafah_question(server_assistant, chroma_server
         assert original[c.start : c.end] == c.text
         assert server_assistant.article(c.doc_id).text == original
     assert server_assistant.ask("What is the capital of Australia?").abstained
+
+
+def test_question_set_scores_the_same_on_the_server_as_embedded(server_assistant, sample_assistant):
+    """The team's question set (qa/evaluate.py) against the server gives every figure the embedded
+    store gives in this run, not just figures above the gates, and each question the same citations."""
+    from qa.evaluate import evaluate
+
+    on_server = evaluate(server_assistant, QUESTIONS)
+    embedded = evaluate(sample_assistant, QUESTIONS)
+    timings = {"latency_p50_ms", "latency_p95_ms"}
+    assert {k: v for k, v in on_server.metrics.items() if k not in timings} == {k: v for k, v in embedded.metrics.items() if k not in timings}
+    assert on_server.metrics["questions"] == len(on_server.results) >= 40 and on_server.metrics["sentence_hit_n"] > 0
+
+    def cited(result):
+        return result.answer.abstained, [(c.marker, c.doc_id, c.start, c.end, c.text, c.source) for c in result.answer.citations]
+
+    for there, here in zip(on_server.results, embedded.results):
+        assert cited(there) == cited(here), there.item["id"]
 
 
 def test_server_store_is_idempotent_and_junk_free(server_assistant):
