@@ -37,7 +37,7 @@ _REACT = re.compile(
 _KIND_RULES = [
     (HOW_MANY, re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:number|percentage|share|amount|sum|price)\b", re.I)),
     (WHEN, re.compile(r"^\s*(?:when\b|how\s+(?:long|often)\b|what\s+(?:day|date|time|year|month|week)\b|(?:on|in|at|since)\s+which\s+(?:day|date|year|month|time)\b|at\s+what\s+time\b)", re.I)),
-    (WHERE, re.compile(r"^\s*(?:where\b|in\s+which\s+(?:city|country|state|town|place|region|county)\b|what\s+(?:city|country|state|town|place|region|continent|county)\b|which\s+(?:city|country|state|town|place|region|continent|county)\b)", re.I)),
+    (WHERE, re.compile(r"^\s*where\b|\b(?:which|what)\s+(?:city|country|state|town|place|region|continent|county|nation|province|island)\b", re.I)),
     (WHO, re.compile(r"\bwho(?:m|se)?\b|\bwhich\s+(?:person|official|leader|president|minister|player|company|group|team|organi[sz]ation|agency)\b", re.I)),
 ]
 # Words that frame a question but say nothing about its subject.
@@ -47,6 +47,8 @@ QUESTION_WORDS = frozenset(
     according recently week this year today yesterday ago new news article articles report reported
     mention mentioned""".split()
 )
+# "which show", "what kind of product": a named thing is wanted, not an explanation.
+_WHICH_THING = re.compile(r"\bwhich\s+(?!(?:is|are|was|were|of)\b)[a-z]+|^\s*what\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|could|can|should|happened|caused|led|made)\b)[a-z]+\s+(?:is|are|was|were|did|does|do|has|have|had|will)\b", re.I)
 _PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|that|this|there|then|those)\b", re.I)
 _ELSE = re.compile(r"\b(?:what|anything|who|where)\s+else\b|\bany\s+other\b|\bmore\s+about\b|^\s*and\b|^\s*what\s+about\b", re.I)
 
@@ -62,6 +64,7 @@ class Question:
     terms: list[str] = field(default_factory=list)  # stemmed content terms, question words removed
     names: list[str] = field(default_factory=list)  # capitalised names in the question
     wants_more: bool = False  # "what else…": skip what earlier answers cited
+    wants_name: bool = False  # "which show…", "what virus…": the answer is a named thing
 
 
 def analyze(text: str) -> Question:
@@ -82,6 +85,7 @@ def analyze(text: str) -> Question:
     question.terms = [t for t in terms(question.text) if t not in QUESTION_WORDS]
     question.names = _names(question.text)
     question.wants_more = bool(_ELSE.search(question.text))
+    question.wants_name = question.kind in (WHO, WHERE) or bool(_WHICH_THING.search(question.text))
     return question
 
 

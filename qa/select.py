@@ -25,13 +25,13 @@ class Tuning:
     w_coverage: float = 0.30
     w_context_coverage: float = 0.10
     w_context_dense: float = 0.10
-    w_type: float = 0.08
+    w_type: float = 0.15
     w_speaker: float = 0.30
     min_score: float = 0.38
     min_context_coverage: float = 0.25
     max_missing_share: float = 0.90
     keep_ratio: float = 0.88  # further sentences must score this close to the best
-    max_sentences: int = 2
+    max_sentences: int = 3
     max_said_sentences: int = 3
     duplicate_cosine: float = 0.95
 
@@ -58,6 +58,7 @@ _NUMBER = re.compile(
     r"half|twice|double|several)\b",
     re.I,
 )
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth", re.I)
 _PLACE = re.compile(r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?[A-Z][\w’'-]+")
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*")
 _TITLE_WORDS = {"president", "prime", "minister", "secretary", "mr", "mrs", "ms", "dr", "sen", "gov", "rep", "pm"}
@@ -68,8 +69,9 @@ def has_answer_type(kind: str, text: str, question: Question) -> bool:
     if kind == WHEN:
         return bool(_DATE.search(text))
     if kind == HOW_MANY:
+        # A count is a cardinal the question does not already hold: "7th visit" counts nothing.
         asked = {m.group().lower() for m in _NUMBER.finditer(question.text)}
-        return any(m.group().lower() not in asked for m in _NUMBER.finditer(text))
+        return any(m.group().lower() not in asked and not _ORDINAL.fullmatch(m.group()) for m in _NUMBER.finditer(text))
     if kind == WHERE:
         return bool(_PLACE.search(text))
     if kind == WHO:
@@ -109,6 +111,9 @@ def score_candidates(
         # Who speaks is checked separately; coverage is about what they talk about.
         speaker_terms = set(terms(question.speaker))
         key_terms = [t for t in question_terms if t not in speaker_terms] or question_terms
+    expected = question.kind if question.kind in (WHEN, HOW_MANY, WHERE, WHO) else ""
+    if not expected and question.wants_name:
+        expected = WHO  # "which show…": a name the question does not already contain
     scored = []
     for candidate in candidates:
         sentence = candidate.sentence
@@ -122,7 +127,7 @@ def score_candidates(
             + tuning.w_context_coverage * ctx_cov
             + tuning.w_context_dense * candidate.context_dense
         )
-        if question.kind in (WHEN, HOW_MANY, WHERE, WHO) and has_answer_type(question.kind, sentence.text, question):
+        if expected and has_answer_type(expected, sentence.text, question):
             value += tuning.w_type
         match = question.kind == SAID and speaks(candidate, question.speaker)
         if match:
@@ -170,16 +175,19 @@ def select(
     if question.kind == HOW_MANY:
         # A count is the answer: a sentence without a number does not answer "how many".
         scored = [s for s in scored if has_answer_type(HOW_MANY, s.candidate.sentence.text, question)]
+    # A sentence whose context misses most of the question is off topic however similar it
+    # reads; the next candidate may still answer, so drop it rather than abstain.
+    scored = [s for s in scored if s.context_coverage >= tuning.min_context_coverage]
     if not scored:
         return [], "no sentence matched"
     best = scored[0]
-    if best.score < tuning.min_score or best.context_coverage < tuning.min_context_coverage:
+    if best.score < tuning.min_score:
         return [], "no sentence answers it well enough"
 
     limit = tuning.max_said_sentences if question.kind == SAID else tuning.max_sentences
     groups: list[list[Scored]] = []
     for item in scored:
-        if item.score < best.score * tuning.keep_ratio or item.context_coverage < tuning.min_context_coverage:
+        if item.score < best.score * tuning.keep_ratio:
             break
         vector = item.candidate.sentence.embedding
         group = next(
