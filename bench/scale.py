@@ -174,20 +174,26 @@ def timed_ingest(assistant, path: Path, corpus: list[dict]) -> dict:
 
 
 def copy_zero(store, originals: list[str]) -> list[tuple]:
-    """Copy 0 as stored: each article with its sentences and their vectors."""
+    """Copy 0 as stored: each article with its sentences (metadata, text, vector) in order."""
+    from types import SimpleNamespace
+
     wanted = set(originals)
-    node_ids: dict[str, list[str]] = {doc_id: [] for doc_id in originals}
-    for node_id, _, meta in store.iter_sentences():
-        if meta["doc_id"] in wanted:
-            node_ids[meta["doc_id"]].append(node_id)
+    rows: dict[str, list] = {doc_id: [] for doc_id in originals}
+    for _, texts, metas, vectors in store.sentence_pages():
+        for text, meta, vector in zip(texts, metas, vectors):
+            if meta["doc_id"] in wanted:
+                rows[meta["doc_id"]].append(
+                    SimpleNamespace(
+                        position=int(meta["position"]), start=int(meta["start"]), end=int(meta["end"]), text=text,
+                        kind=meta.get("kind", ""), speaker=meta.get("speaker", ""), embedding=vector,
+                    )
+                )
     template = []
     for doc_id in originals:
         article = store.article(doc_id)
         if article is None:
             continue  # skipped at ingest (no usable text)
-        stored = store.get_sentences(node_ids[doc_id], with_embeddings=True)
-        sentences = sorted(stored.values(), key=lambda s: s.position)
-        template.append((article, sentences))
+        template.append((article, sorted(rows[doc_id], key=lambda s: s.position)))
     return template
 
 
