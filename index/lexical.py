@@ -21,13 +21,12 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from index.store import READY
+from index.store import READY, StoredSentence
 from index.terms import acronyms, remember_terms, terms
 
 FORMAT = 1
@@ -43,21 +42,6 @@ _ARRAY_TYPES = {
     "bm25_indices": np.int32,
     "bm25_indptr": np.int64,
 }
-
-
-@dataclass
-class TableRow:
-    """One stored sentence as the table holds it; ``embedding`` is a row of the shared matrix."""
-
-    node_id: str
-    doc_id: str
-    position: int
-    start: int
-    end: int
-    text: str
-    kind: str
-    speaker: str
-    embedding: np.ndarray
 
 
 class LexicalIndex:
@@ -264,13 +248,13 @@ class LexicalIndex:
             mask &= self.columns[:, 4] <= day_to
         return mask.astype(np.float32)
 
-    def row(self, node_id: str) -> Optional[TableRow]:
+    def row(self, node_id: str) -> Optional[StoredSentence]:
         """The stored sentence ``node_id`` (None if unknown)."""
         row = self.row_of.get(node_id)
         if row is None:
             return None
         doc, position, start, end, _, _ = self.columns[row].tolist()
-        return TableRow(
+        return StoredSentence(
             node_id=node_id,
             doc_id=self.articles[doc]["doc_id"],
             position=position,

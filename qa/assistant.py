@@ -206,7 +206,8 @@ class Assistant:
         analysis = analyze(resolved)
         retriever = self.retriever
         lexical = retriever.lexical
-        candidates = retriever.candidates(analysis.text, analysis.terms, filters)
+        # One table for the whole ask: candidates, term weights and citation metadata agree.
+        candidates = retriever.candidates(analysis.text, analysis.terms, filters, table=lexical)
         groups, reason = select(
             analysis,
             candidates,
@@ -217,19 +218,16 @@ class Assistant:
         )
         if not groups:
             return Answer(question, self.not_found, True, resolved_question=resolved)
-        return self._compose(question, resolved, order_for_reading(groups))
+        return self._compose(question, resolved, order_for_reading(groups), lexical)
 
-    def _compose(self, question: str, resolved: str, groups) -> Answer:
-        metas = {}
+    def _compose(self, question: str, resolved: str, groups, table) -> Answer:
         citations: list[Citation] = []
         parts = []
         for marker, group in enumerate(groups, start=1):
             parts.append(f"{group[0].candidate.sentence.text} [{marker}]")
             for item in group:
                 s = item.candidate.sentence
-                if s.doc_id not in metas:
-                    metas[s.doc_id] = self.store.article_meta(s.doc_id) or {}
-                meta = metas[s.doc_id]
+                meta = table.article_meta(s.doc_id) or {}
                 citations.append(
                     Citation(
                         marker=marker,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from index.embedder import Embedder
-from index.lexical import LexicalIndex, TableRow, load_or_build
+from index.lexical import LexicalIndex, load_or_build
 from index.store import Store, StoredSentence, published_day
 
 RRF_K = 60
@@ -109,17 +109,14 @@ class Retriever:
 
         result = []
         for node_id in sorted(fused, key=fused.get, reverse=True)[: int(k * 1.5)]:
-            row = table.row(node_id)
-            if row is None or not table.article_ready(row.doc_id):
+            sentence = table.row(node_id)
+            if sentence is None or not table.article_ready(sentence.doc_id):
                 continue  # written after this table was built, or an article still being written: never cited
-            sentence = _stored(row)
-            neighbours = [
-                _stored(n)
-                for n in (table.row(f"{row.doc_id}#{row.position - 1}"), table.row(f"{row.doc_id}#{row.position + 1}"))
-                if n is not None
-            ]
+            before = table.row(f"{sentence.doc_id}#{sentence.position - 1}")
+            after = table.row(f"{sentence.doc_id}#{sentence.position + 1}")
+            neighbours = [n for n in (before, after) if n is not None]
             context = [float(n.embedding @ vector) for n in neighbours]
-            context.append(float(table.article_vector(row.doc_id) @ vector))
+            context.append(float(table.article_vector(sentence.doc_id) @ vector))
             result.append(
                 Candidate(
                     sentence=sentence,
@@ -128,21 +125,8 @@ class Retriever:
                     dense=float(sentence.embedding @ vector),
                     context_dense=max(context),
                     neighbours=neighbours,
-                    title=table.article_meta(row.doc_id).get("title", ""),
+                    title=table.article_meta(sentence.doc_id).get("title", ""),
                 )
             )
         return result
 
-
-def _stored(row: TableRow) -> StoredSentence:
-    return StoredSentence(
-        node_id=row.node_id,
-        doc_id=row.doc_id,
-        position=row.position,
-        start=row.start,
-        end=row.end,
-        text=row.text,
-        kind=row.kind,
-        speaker=row.speaker,
-        embedding=row.embedding,
-    )
