@@ -49,18 +49,19 @@ _IRREGULAR = dict(
 )
 
 
+def _lemma(word: str) -> str:
+    """The word before stemming: possessive dropped, irregular forms mapped to their lemma."""
+    word = word[:-2] if word.endswith("'s") else word
+    return _IRREGULAR.get(word, word)
+
+
 def stem(word: str) -> str:
-    word = re.sub(r"'s$", "", word)
-    return _stemmer().stemWord(_IRREGULAR.get(word, word))
+    return _stemmer().stemWord(_lemma(word))
 
 
 def _compute_terms(text: str) -> tuple[str, ...]:
-    kept = []
-    for w in words(text):
-        if w not in STOPWORDS and (len(w) > 1 or w.isdigit()):
-            w = w[:-2] if w.endswith("'s") else w  # what stem() does, without a regex per word
-            kept.append(_IRREGULAR.get(w, w))
-    return tuple(_stemmer().stemWords(kept))
+    kept = [_lemma(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return tuple(_stemmer().stemWords(kept))  # one call for the whole list, as stem() does per word
 
 
 CACHE_SIZE = 1 << 18
