@@ -53,26 +53,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# realtimeqa sets the offline environment and puts the repository first on sys.path
+from realtimeqa import DEFAULT_DATA, ROOT, load_jsonl, percentile  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # benchmark the working tree, not an installed copy
-
-DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "realtimeqa-dev"
 VECTOR_BYTES = 384 * 4  # one MiniLM vector as float32
 WARM_UP_TEXT = "warming up the sentence encoder"  # not a question: the first ask must not find it cached
 REPLICAS_PER_WRITE = 25  # articles per Store.write_articles call
 
 
 # --- helpers shared by the steps ----------------------------------------------
-
-
-def load_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def copy_id(copy: int, doc_id: str) -> str:
@@ -93,11 +83,6 @@ def memory_kb() -> dict:
 
 def log(message: str) -> None:
     print(f"[scale] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def stored_copies(store, anchor: str, upto: int) -> set[int]:
