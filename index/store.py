@@ -47,8 +47,8 @@ SENTENCES = "qa_sentences"
 DEFAULT_STORE = ".qa-store"
 WRITING, READY = "writing", "ready"
 REPAIR_GRACE = 3600
-SIDE_DIR = ".qa-side-index"  # hidden: ingesting a folder that holds the store must not read it as articles
 """Seconds after which a half-written record of a writer on another host is taken as abandoned."""
+SIDE_DIR = ".qa-side-index"  # hidden: ingesting a folder that holds the store must not read it as articles
 
 _active_writes: Counter = Counter()  # store key -> writes this process has under way there
 _active_lock = threading.Lock()
@@ -79,7 +79,7 @@ def published_day(published: str) -> int:
 
 @dataclass
 class StoredSentence:
-    """A sentence as retrieved from the store, with its similarity to a query when known."""
+    """A stored sentence as readers see it (from the sentence table), with its embedding."""
 
     node_id: str
     doc_id: str
@@ -89,7 +89,6 @@ class StoredSentence:
     text: str
     kind: str
     speaker: str
-    score: float = 0.0
     embedding: Optional[np.ndarray] = None
 
 
