@@ -59,6 +59,19 @@ _NUMBER = re.compile(
     re.I,
 )
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth", re.I)
+_MONTH = r"(?:january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?"
+# Numbers that name a day, a year or a clock time count nothing: "since October 7", "in 2021".
+_DATE_NUMBER = re.compile(
+    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+(?:19|20)\d\d)?\b"
+    rf"|\b(?:in|since|by|until|from|of|during|before|after|early|late|mid-?)\s+(?:19|20)\d\d\b|\b\d{{1,2}}:\d\d\b|\b\d{{1,2}}\s*[ap]\.?m\b\.?",
+    re.I,
+)
+_TIME_OF_DAY = re.compile(
+    r"\b(?:morning|afternoon|evening|night|overnight|noon|midday|midnight|dawn|dusk|daybreak|sunrise|sunset|tonight)\b|\b\d{1,2}(?::\d\d)?\s*[ap]\.?m\b|\b\d{1,2}:\d\d\b",
+    re.I,
+)
+_ASKS_TIMES = re.compile(r"\bhow\s+many\s+(?:times|visits|trips|terms|rounds|attempts)\b", re.I)
+_ASKS_TIME_OF_DAY = re.compile(r"\b(?:what|which)\s+time\b|\btime\s+of\s+(?:the\s+)?day\b|\bat\s+what\s+hour\b", re.I)
 _PLACE = re.compile(r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?[A-Z][\w’'-]+")
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*")
 _TITLE_WORDS = {"president", "prime", "minister", "secretary", "mr", "mrs", "ms", "dr", "sen", "gov", "rep", "pm"}
@@ -67,11 +80,19 @@ _TITLE_WORDS = {"president", "prime", "minister", "secretary", "mr", "mrs", "ms"
 def has_answer_type(kind: str, text: str, question: Question) -> bool:
     """Does the sentence hold the kind of thing the question asks for?"""
     if kind == WHEN:
+        if _ASKS_TIME_OF_DAY.search(question.text):
+            return bool(_TIME_OF_DAY.search(text))  # "Wednesday" does not say at what time
         return bool(_DATE.search(text))
     if kind == HOW_MANY:
-        # A count is a cardinal the question does not already hold: "7th visit" counts nothing.
+        # A count is a cardinal the question does not already hold: "7th visit" counts nothing,
+        # and neither does the 7 of "October 7".
         asked = {m.group().lower() for m in _NUMBER.finditer(question.text)}
-        return any(m.group().lower() not in asked and not _ORDINAL.fullmatch(m.group()) for m in _NUMBER.finditer(text))
+        # "How many times…" is answered by an ordinal: the "seventh visit" is the seventh time.
+        ordinal_counts = bool(_ASKS_TIMES.search(question.text))
+        counts = _DATE_NUMBER.sub(" ", text)
+        return any(
+            m.group().lower() not in asked and (ordinal_counts or not _ORDINAL.fullmatch(m.group())) for m in _NUMBER.finditer(counts)
+        )
     if kind == WHERE:
         return bool(_PLACE.search(text))
     if kind == WHO:
@@ -183,6 +204,11 @@ def select(
     best = scored[0]
     if best.score < tuning.min_score:
         return [], "no sentence answers it well enough"
+    # Scoring leaves out terms no article holds (they cannot rank sentences); the verdict counts
+    # them as missing: a sentence covering only "Tel Aviv" does not answer "weather forecast for Tel Aviv".
+    evidence = best.score - share * (tuning.w_coverage * best.coverage + tuning.w_context_coverage * best.context_coverage)
+    if evidence < tuning.min_score:
+        return [], f"the articles do not cover: {', '.join(missing)}"
 
     limit = tuning.max_said_sentences if question.kind == SAID else tuning.max_sentences
     groups: list[list[Scored]] = []

@@ -1,0 +1,59 @@
+"""Answer-type checks and the abstention verdict: pure functions, no model or store."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from index.store import StoredSentence
+from qa.question import HOW_MANY, WHEN, analyze
+from qa.retrieve import Candidate
+from qa.select import Tuning, has_answer_type, select
+
+
+def test_a_date_is_not_a_count():
+    question = analyze("How many people have been killed in Gaza since October 7?")
+    assert question.kind == HOW_MANY
+    assert not has_answer_type(HOW_MANY, "It was his seventh visit since the attack on October 7, 2023.", question)
+    assert not has_answer_type(HOW_MANY, "Aid has improved since the call on April 4.", question)
+    assert not has_answer_type(HOW_MANY, "The talks began in 2021 and resumed at 10:30.", question)
+    assert has_answer_type(HOW_MANY, "Since October 7, more than 34,000 people have been killed.", question)
+    assert has_answer_type(HOW_MANY, "Dozens were killed on March 3.", question)
+
+
+def test_an_ordinal_counts_only_for_how_many_times():
+    times = analyze("How many times has Blinken been to the Middle East?")
+    people = analyze("How many people attended the summit?")
+    sentence = "This marks Blinken's seventh visit to the Middle East."
+    assert has_answer_type(HOW_MANY, sentence, times)
+    assert not has_answer_type(HOW_MANY, sentence, people)
+
+
+def test_time_of_day_wants_a_time_not_a_weekday():
+    question = analyze("At what time of day did Blinken meet Herzog?")
+    assert question.kind == WHEN
+    assert not has_answer_type(WHEN, "Blinken met Herzog on Wednesday.", question)
+    assert has_answer_type(WHEN, "Blinken met Herzog on Wednesday morning.", question)
+    assert has_answer_type(WHEN, "They met at 9:30 a.m.", question)
+    # Other "when" questions still take a weekday.
+    assert has_answer_type(WHEN, "Blinken met Herzog on Wednesday.", analyze("When did Blinken meet Herzog?"))
+
+
+def _candidate(text: str, dense: float) -> Candidate:
+    vector = np.zeros(4, dtype=np.float32)
+    vector[0] = 1.0
+    sentence = StoredSentence(node_id="a#0", doc_id="a", position=0, start=0, end=len(text), text=text, kind="body", speaker="", embedding=vector)
+    return Candidate(sentence=sentence, fused=1.0, dense=dense, context_dense=dense, title="")
+
+
+def test_terms_no_article_holds_count_against_the_answer():
+    """A sentence that covers only the known part of a question ("Tel Aviv") is no answer when
+    the rest ("weather forecast") is in no article; the same sentence answers a question about it."""
+    candidate = _candidate("Blinken met Herzog in Tel Aviv.", dense=0.3)
+    known = {"blinken", "met", "meet", "herzog", "tel", "aviv"}
+    idf = lambda term: 2.0  # noqa: E731
+    about_meeting = analyze("Where did Blinken meet Herzog in Tel Aviv?")
+    groups, reason = select(about_meeting, [candidate], idf=idf, known=known.__contains__, tuning=Tuning())
+    assert groups and not reason
+    about_weather = analyze("What's the weather forecast for Tel Aviv?")
+    groups, reason = select(about_weather, [candidate], idf=idf, known=known.__contains__, tuning=Tuning())
+    assert not groups and "weather" in reason
