@@ -65,6 +65,7 @@ class Question:
     names: list[str] = field(default_factory=list)  # capitalised names in the question
     wants_more: bool = False  # "what else…": skip what earlier answers cited
     wants_name: bool = False  # "which show…", "what virus…": the answer is a named thing
+    thing: list[str] = field(default_factory=list)  # "wildly popular show" in "which wildly popular show…", lowercased words
 
 
 def analyze(text: str) -> Question:
@@ -86,7 +87,26 @@ def analyze(text: str) -> Question:
     question.names = _names(question.text)
     question.wants_more = bool(_ELSE.search(question.text))
     question.wants_name = question.kind in (WHO, WHERE) or bool(_WHICH_THING.search(question.text))
+    question.thing = _thing(question.text)
     return question
+
+
+_THING_START = re.compile(r"\b(?:which|what)\s+", re.I)
+_AUXILIARY = frozenset("is are was were did does do has have had will would could can should may might must".split())
+
+
+def _thing(text: str) -> list[str]:
+    """The words naming what "which …" asks for, up to the verb: "which wildly popular show was…"
+    gives ["wildly", "popular", "show"]."""
+    match = _THING_START.search(text)
+    if not match:
+        return []
+    found = []
+    for word in words(text[match.end() :])[:4]:
+        if word in _AUXILIARY or word in STOPWORDS:
+            break
+        found.append(word)
+    return found
 
 
 def _strip_article(phrase: str) -> str:

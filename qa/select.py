@@ -226,7 +226,49 @@ def select(
             continue
         if len(groups) < limit:
             groups.append([item])
+    if question.wants_name and question.thing:
+        groups = _add_where_named(question, groups, scored, limit)
     return groups, ""
+
+
+def refers_without_naming(text: str, thing: list[str]) -> bool:
+    """Does the sentence speak of the thing asked for as "the show", "this popular show"? Then
+    its name is given elsewhere in the article ("the town of Rafah" names it)."""
+    nouns = [word for word in thing if not word.endswith("ed")]  # "which country announced…"
+    for word in nouns:
+        # the word itself in lowercase: "the call between President Biden" is not "the president"
+        for match in re.finditer(rf"\b(?i:the|this|that|its|their)\s+(?:[\w’'-]+\s+){{0,4}}{re.escape(word)}\b", text):
+            rest = text[match.end() :]
+            while (following := re.match(r"\s+([a-z-]+)\b", rest)) and following.group(1) in thing:
+                rest = rest[following.end() :]  # "the southern town of…" for "which southern town"
+            if not re.match(r"(?:’s|'s)?\s+(?:of\s+)?[A-Z]", rest):
+                return True
+    return False
+
+
+def _names_something_new(text: str, best_text: str, question: Question) -> bool:
+    """Does ``text`` hold a name that neither the question nor the best sentence holds?"""
+    def plain(text: str) -> set[str]:
+        return {re.sub(r"['’]s$", "", word) for word in words(text)}
+
+    known = plain(" ".join(question.names) + " " + best_text)
+    return any(not plain(m.group()) <= known for m in _NAME.finditer(text))
+
+
+def _add_where_named(question: Question, groups: list[list[Scored]], scored: list[Scored], limit: int) -> list[list[Scored]]:
+    """When the best sentence says "the show" for the "which show" asked about, also cite the best
+    sentence of the same article that names something the question does not."""
+    best = groups[0][0].candidate.sentence
+    if not refers_without_naming(best.text, question.thing):
+        return groups
+    cited = {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
+    for item in scored:
+        sentence = item.candidate.sentence
+        if sentence.doc_id != best.doc_id or (sentence.doc_id, sentence.position) in cited:
+            continue
+        if _names_something_new(sentence.text, best.text, question):
+            return (groups[: limit - 1] + [[item]]) if len(groups) >= limit else groups + [[item]]
+    return groups
 
 
 def order_for_reading(groups: list[list[Scored]]) -> list[list[Scored]]:

@@ -7,7 +7,7 @@ import numpy as np
 from index.store import StoredSentence
 from qa.question import HOW_MANY, WHEN, analyze
 from qa.retrieve import Candidate
-from qa.select import Tuning, has_answer_type, select
+from qa.select import Tuning, has_answer_type, refers_without_naming, select
 
 
 def test_a_date_is_not_a_count():
@@ -57,3 +57,34 @@ def test_terms_no_article_holds_count_against_the_answer():
     about_weather = analyze("What's the weather forecast for Tel Aviv?")
     groups, reason = select(about_weather, [candidate], idf=idf, known=known.__contains__, tuning=Tuning())
     assert not groups and "weather" in reason
+
+
+def test_which_thing_words():
+    assert analyze("Which wildly popular show was recently green lit?").thing == ["wildly", "popular", "show"]
+    assert analyze("What country announced a crackdown on toys?").thing == ["country", "announced"]
+    assert analyze("What did Netanyahu say about Rafah?").thing == []
+
+
+def test_a_sentence_that_says_the_show_leaves_the_name_elsewhere():
+    show = ["wildly", "popular", "show"]
+    assert refers_without_naming("Netflix said that the wildly popular South Korean show is back.", show)
+    assert refers_without_naming("The show's second season starts soon.", show)
+    # the thing named right there, or a capitalised title that only looks like the word
+    assert not refers_without_naming("Netanyahu promised to enter the southern town of Rafah.", ["southern", "town"])
+    assert not refers_without_naming("It came after the call between President Biden and Netanyahu.", ["us", "president"])
+    assert not refers_without_naming("Voters in the conservative state of Kansas voted.", ["state"])
+
+
+def test_the_sentence_naming_it_is_cited_beside_the_one_that_does_not():
+    question = analyze("Which wildly popular show was green lit for a new season?")
+    describes = _candidate("Netflix announced that the wildly popular South Korean show is green lit for a new season.", dense=0.8)
+    names = _candidate("But it took 12 days for Squid Game to become the most popular series ever.", dense=0.3)
+    names.sentence = StoredSentence(**{**names.sentence.__dict__, "node_id": "a#5", "position": 5, "embedding": np.eye(4, dtype=np.float32)[1]})
+    names.title = describes.title = "Wildly popular show green lit for a new season"
+    known = lambda term: True  # noqa: E731
+    groups, _ = select(question, [describes, names], idf=lambda t: 2.0, known=known, tuning=Tuning())
+    cited = [g[0].candidate.sentence.text for g in groups]
+    assert cited[0].startswith("Netflix") and any("Squid Game" in text for text in cited)
+    # Without the description the best sentence stands alone.
+    groups, _ = select(analyze("Which streaming service announced a new season?"), [describes, names], idf=lambda t: 2.0, known=known, tuning=Tuning())
+    assert not any("Squid Game" in g[0].candidate.sentence.text for g in groups)
