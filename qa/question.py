@@ -49,6 +49,7 @@ QUESTION_WORDS = frozenset(
 )
 # "which show", "what kind of product": a named thing is wanted, not an explanation.
 _WHICH_THING = re.compile(r"\bwhich\s+(?!(?:is|are|was|were|of)\b)[a-z]+|^\s*what\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|could|can|should|happened|caused|led|made)\b)[a-z]+\s+(?:is|are|was|were|did|does|do|has|have|had|will)\b", re.I)
+_ASKS_NAME = re.compile(r"\bwhat(?:\s+is|\s+was|\s+are|\s+were|'s)\s+(?:the|his|her|their|its)\s+names?\b", re.I)
 _PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|that|this|there|then|those)\b", re.I)
 _ELSE = re.compile(r"\b(?:what|anything|who|where)\s+else\b|\bany\s+other\b|\bmore\s+about\b|^\s*and\b|^\s*what\s+about\b", re.I)
 
@@ -71,8 +72,9 @@ class Question:
 def analyze(text: str) -> Question:
     """Classify a standalone question and pull out its terms, names and speaker."""
     question = Question(text=text.strip())
+    asked = _asking_sentence(question.text)
     for pattern in (_SAID, _SAID_ALT, _REACT):
-        match = pattern.match(question.text.rstrip("?"))
+        match = pattern.match(asked.rstrip("?"))
         if match and _looks_like_name(match["who"]):
             question.kind = SAID
             question.speaker = _strip_article(match["who"])
@@ -80,15 +82,23 @@ def analyze(text: str) -> Question:
             break
     else:
         for kind, pattern in _KIND_RULES:
-            if pattern.search(question.text):
+            if pattern.search(asked):
                 question.kind = kind
                 break
     question.terms = [t for t in terms(question.text) if t not in QUESTION_WORDS]
     question.names = _names(question.text)
     question.wants_more = bool(_ELSE.search(question.text))
-    question.wants_name = question.kind in (WHO, WHERE) or bool(_WHICH_THING.search(question.text))
-    question.thing = _thing(question.text)
+    question.wants_name = question.kind in (WHO, WHERE) or bool(_WHICH_THING.search(asked) or _ASKS_NAME.search(asked))
+    question.thing = _thing(asked)
     return question
+
+
+def _asking_sentence(text: str) -> str:
+    """The sentence that asks, when a question first sets the scene: "NASA released images this
+    week. What did the images show?" asks in its last sentence; its first only gives terms."""
+    parts = [part for part in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text) if part.strip()]
+    asking = [part for part in parts if part.rstrip().endswith("?")]
+    return (asking or parts or [text])[-1]
 
 
 _THING_START = re.compile(r"\b(?:which|what)\s+", re.I)

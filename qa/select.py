@@ -74,6 +74,10 @@ _ASKS_TIMES = re.compile(r"\bhow\s+many\s+(?:times|visits|trips|terms|rounds|att
 _ASKS_TIME_OF_DAY = re.compile(r"\b(?:what|which)\s+time\b|\btime\s+of\s+(?:the\s+)?day\b|\bat\s+what\s+hour\b", re.I)
 _PLACE = re.compile(r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?[A-Z][\w’'-]+")
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*")
+_CALENDAR = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july august "
+    "september october november december".split()
+)  # capitalised, but not the name of anyone or anything
 _TITLE_WORDS = {"president", "prime", "minister", "secretary", "mr", "mrs", "ms", "dr", "sen", "gov", "rep", "pm"}
 
 
@@ -97,7 +101,7 @@ def has_answer_type(kind: str, text: str, question: Question) -> bool:
         return bool(_PLACE.search(text))
     if kind == WHO:
         asked = {w.lower() for name in question.names for w in name.split()}
-        return any(m.group().split()[0].lower() not in asked for m in _NAME.finditer(text))
+        return any(m.group().split()[0].lower() not in asked | _CALENDAR for m in _NAME.finditer(text))
     return False
 
 
@@ -228,7 +232,24 @@ def select(
             groups.append([item])
     if question.wants_name and question.thing:
         groups = _add_where_named(question, groups, scored, limit)
+    groups = _add_answer_type(question, groups, scored, limit, tuning)
     return groups, ""
+
+
+def _add_answer_type(question: Question, groups: list[list[Scored]], scored: list[Scored], limit: int, tuning: Tuning) -> list[list[Scored]]:
+    """When no cited sentence holds the kind of answer asked for (a name, a count, a date, a
+    place), also cite the best candidate that does, if it answers well enough on its own."""
+    expected = question.kind if question.kind in (WHEN, HOW_MANY, WHERE, WHO) else (WHO if question.wants_name else "")
+    if not expected or any(has_answer_type(expected, g[0].candidate.sentence.text, question) for g in groups):
+        return groups
+    cited = {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
+    for item in scored:
+        sentence = item.candidate.sentence
+        if item.score < tuning.min_score:
+            break
+        if (sentence.doc_id, sentence.position) not in cited and has_answer_type(expected, sentence.text, question):
+            return (groups[: limit - 1] + [[item]]) if len(groups) >= limit else groups + [[item]]
+    return groups
 
 
 def refers_without_naming(text: str, thing: list[str]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from index.store import StoredSentence
-from qa.question import HOW_MANY, WHEN, analyze
+from qa.question import HOW_MANY, WHEN, WHERE, WHO, analyze
 from qa.retrieve import Candidate
 from qa.select import Tuning, has_answer_type, refers_without_naming, select
 
@@ -88,3 +88,26 @@ def test_the_sentence_naming_it_is_cited_beside_the_one_that_does_not():
     # Without the description the best sentence stands alone.
     groups, _ = select(analyze("Which streaming service announced a new season?"), [describes, names], idf=lambda t: 2.0, known=known, tuning=Tuning())
     assert not any("Squid Game" in g[0].candidate.sentence.text for g in groups)
+
+
+def test_the_last_sentence_of_a_question_is_the_one_that_asks():
+    question = analyze("About 1 billion people had their data leaked this week. Where did the leak occur?")
+    assert question.kind == WHERE and question.wants_name
+    assert "billion" in question.terms  # the scene still gives terms
+    assert analyze("The GOP critic was booted from her seat this week. What is her name?").wants_name
+
+
+def test_weekdays_and_months_are_not_names():
+    question = analyze("Which team does Watson play for?")
+    assert not has_answer_type(WHO, "On Monday, Watson was suspended for six games in March.", question)
+    assert has_answer_type(WHO, "The NFL sat Cleveland Browns quarterback Deshaun Watson on Monday.", question)
+
+
+def test_a_sentence_with_the_kind_of_answer_asked_for_joins_one_without():
+    question = analyze("Which team does Watson play for?")
+    suspended = _candidate("On Monday, Watson was suspended for six games for violating the policy.", dense=0.8)
+    browns = _candidate("The league sat Cleveland Browns quarterback Deshaun Watson for six games.", dense=0.55)
+    browns.sentence = StoredSentence(**{**browns.sentence.__dict__, "node_id": "a#3", "position": 3, "embedding": np.eye(4, dtype=np.float32)[2]})
+    browns.title = suspended.title = "Watson suspended for six games"
+    groups, _ = select(question, [suspended, browns], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
+    assert [g[0].candidate.sentence.position for g in groups] == [0, 3]
