@@ -106,7 +106,7 @@ def test_weekdays_and_months_are_not_names():
 def test_a_sentence_with_the_kind_of_answer_asked_for_joins_one_without():
     question = analyze("Which team does Watson play for?")
     suspended = _candidate("On Monday, Watson was suspended for six games for violating the policy.", dense=0.8)
-    browns = _candidate("The league sat Cleveland Browns quarterback Deshaun Watson for six games.", dense=0.55)
+    browns = _candidate("The league sat Cleveland Browns quarterback Deshaun Watson for six games.", dense=0.3)
     browns.sentence = StoredSentence(**{**browns.sentence.__dict__, "node_id": "a#3", "position": 3, "embedding": np.eye(4, dtype=np.float32)[2]})
     browns.title = suspended.title = "Watson suspended for six games"
     groups, _ = select(question, [suspended, browns], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
