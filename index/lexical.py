@@ -266,6 +266,14 @@ class LexicalIndex:
             embedding=self.embeddings[row],
         )
 
+    def article_texts(self, doc_id: str) -> list[str]:
+        """The stored sentences of an article, in reading order."""
+        index = self.article_of.get(doc_id)
+        if index is None:
+            return []
+        rows = np.flatnonzero(self.columns[:, 0] == index)
+        return [self.texts[row] for row in rows[np.argsort(self.columns[rows, 1], kind="stable")]]
+
     def article_ready(self, doc_id: str) -> bool:
         """Is the article completely written (so it may be cited)?"""
         index = self.article_of.get(doc_id)

@@ -74,6 +74,21 @@ def sentence_subject(text: str) -> str:
     return _clean_name(match.group(1)) if match else ""
 
 
+def full_names(speaker: str, texts) -> list[str]:
+    """Every longer way the texts name ``speaker``: "US Secretary of State Antony Blinken" for
+    "Blinken". Who a person speaks for ("US", "State") is in the titles a story gives them."""
+    surname = speaker.split()[-1] if speaker.split() else ""
+    if not surname:
+        return []
+    found = []
+    for text in texts:
+        for match in re.finditer(NAME, text):
+            name = _clean_name(match.group())
+            if name != speaker and name.split()[-1:] == [surname]:
+                found.append(name)
+    return found
+
+
 def is_quote(text: str) -> bool:
     return bool(re.search(r"[\"“”]", text))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 import threading
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Union
 from index.articles import Article
 from index.embedder import Embedder, shared_embedder
 from index.ingest import IngestReport, Progress, ingest
+from index.speakers import full_names
 from index.store import Store
 from qa.answer import Answer, Citation
 from qa.question import SAID, analyze, resolve_followup
@@ -208,6 +210,11 @@ class Assistant:
         lexical = retriever.lexical
         # One table for the whole ask: candidates, term weights and citation metadata agree.
         candidates = retriever.candidates(analysis.text, analysis.terms, filters, table=lexical)
+
+        @functools.cache
+        def article_names(doc_id: str, speaker: str) -> str:
+            return " ".join(full_names(speaker, lexical.article_texts(doc_id)))
+
         groups, reason = select(
             analysis,
             candidates,
@@ -215,6 +222,7 @@ class Assistant:
             known=lexical.knows,
             tuning=self.tuning,
             exclude=set(exclude),
+            full_names=article_names,
         )
         if not groups:
             return Answer(question, self.not_found, True, resolved_question=resolved)

@@ -106,12 +106,17 @@ def has_answer_type(kind: str, text: str, question: Question) -> bool:
 
 
 def speaker_tokens(name: str) -> set[str]:
-    return {w for w in words(name) if w not in STOPWORDS and w not in _TITLE_WORDS}
+    return {w.replace(".", "") for w in words(name) if w not in STOPWORDS and w not in _TITLE_WORDS}
 
 
-def speaks(candidate: Candidate, speaker: str) -> bool:
+def speaks(candidate: Candidate, speaker: str, full_names: Callable[[str, str], str] = lambda doc_id, name: "") -> bool:
+    """Is ``speaker`` the one speaking? Also when the article's fuller name for the sentence's
+    speaker holds it: "the US" speaks through "US Secretary of State Antony Blinken"."""
     asked = speaker_tokens(speaker)
-    return bool(asked) and bool(asked & speaker_tokens(candidate.sentence.speaker))
+    said_by = candidate.sentence.speaker
+    if not asked or not said_by:
+        return False
+    return bool(asked & speaker_tokens(said_by)) or bool(asked & speaker_tokens(full_names(candidate.sentence.doc_id, said_by)))
 
 
 def coverage(question_terms: list[str], present: set[str], idf: Callable[[str], float]) -> float:
@@ -128,6 +133,7 @@ def score_candidates(
     idf: Callable[[str], float],
     tuning: Tuning,
     known: Callable[[str], bool] = lambda t: True,
+    full_names: Callable[[str, str], str] = lambda doc_id, name: "",
 ) -> list[Scored]:
     # Terms no article contains cannot tell sentences apart; the abstention check handles them.
     question_terms = [t for t in question.terms if known(t)]
@@ -154,7 +160,7 @@ def score_candidates(
         )
         if expected and has_answer_type(expected, sentence.text, question):
             value += tuning.w_type
-        match = question.kind == SAID and speaks(candidate, question.speaker)
+        match = question.kind == SAID and speaks(candidate, question.speaker, full_names)
         if match:
             value += tuning.w_speaker
         scored.append(Scored(candidate, value, cov, ctx_cov, match))
@@ -176,9 +182,11 @@ def select(
     known: Callable[[str], bool],
     tuning: Tuning,
     exclude: set[tuple[str, int]] = frozenset(),
+    full_names: Callable[[str, str], str] = lambda doc_id, name: "",
 ) -> tuple[list[list[Scored]], str]:
     """Pick answer sentences; returns groups (near-duplicates across articles share a group) and,
-    when abstaining, the reason."""
+    when abstaining, the reason. ``full_names(doc_id, speaker)`` gives the article's fuller names
+    for a speaker, for "what did X say"."""
     if not question.terms:
         return [], "the question has no content words"
     share, missing = missing_share(question, idf, known)
@@ -190,7 +198,7 @@ def select(
     if share > tuning.max_missing_share:
         return [], f"the articles do not cover: {', '.join(missing)}"
 
-    scored = [s for s in score_candidates(question, candidates, idf, tuning, known) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
+    scored = [s for s in score_candidates(question, candidates, idf, tuning, known, full_names) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
     if question.kind == SAID and question.speaker:
         # Only the speaker's own words (quoted or reported) answer "what did X say";
         # a sentence that merely mentions X is someone else speaking.

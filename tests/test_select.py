@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from index.store import StoredSentence
-from qa.question import HOW_MANY, WHEN, WHERE, WHO, analyze
+from qa.question import HOW_MANY, SAID, WHEN, WHERE, WHO, analyze
 from qa.retrieve import Candidate
 from qa.select import Tuning, has_answer_type, refers_without_naming, select
 
@@ -111,3 +111,16 @@ def test_a_sentence_with_the_kind_of_answer_asked_for_joins_one_without():
     browns.title = suspended.title = "Watson suspended for six games"
     groups, _ = select(question, [suspended, browns], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
     assert [g[0].candidate.sentence.position for g in groups] == [0, 3]
+
+
+def test_an_institution_speaks_through_the_person_the_article_titles_with_it():
+    question = analyze("What did the US say it wants to avoid in the conflict?")
+    assert question.kind == SAID and question.speaker == "US"
+    sentence = _candidate("Blinken reaffirmed the commitment and the need to avoid further expansion of the conflict.", dense=0.5)
+    sentence.sentence = StoredSentence(**{**sentence.sentence.__dict__, "speaker": "Blinken"})
+    sentence.title = "Blinken in Israel"
+    args = dict(idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
+    assert not select(question, [sentence], **args)[0]
+    titled = {("a", "Blinken"): "US Secretary of State Antony Blinken"}
+    groups, _ = select(question, [sentence], **args, full_names=lambda doc_id, name: titled.get((doc_id, name), ""))
+    assert groups

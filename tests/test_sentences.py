@@ -6,7 +6,7 @@ import pytest
 
 from conftest import SAMPLE_DIR
 from index.sentences import BODY, HEADING, TITLE, split_sentences
-from index.speakers import attribute_speakers
+from index.speakers import attribute_speakers, full_names
 
 SAMPLE_004 = SAMPLE_DIR / "004_a8ed45d3df2df383.txt"
 SAMPLE_000 = SAMPLE_DIR / "000_931a4d0f5c8aff4b.txt"
@@ -177,3 +177,13 @@ def test_named_speaker_after_a_quote():
     assert miller.speaker == "Matthew Miller"
     added = next(s for s in sentences if s.text.startswith('"The Secretary discussed the improvement'))
     assert added.speaker == "Matthew Miller"  # "he added" resolves to the last named speaker
+
+
+def test_full_names_of_a_speaker_come_from_the_article():
+    texts = [
+        "Jerusalem: US Secretary of State Antony Blinken held a private meeting with Netanyahu.",
+        "Blinken said the talks went well.",
+        "Antony Blinken later flew home, while Donald Trump spoke.",
+    ]
+    assert full_names("Blinken", texts) == ["US Secretary of State Antony Blinken", "Antony Blinken"]
+    assert full_names("Herzog", texts) == []
