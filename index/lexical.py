@@ -29,7 +29,7 @@ import numpy as np
 from index.store import READY, StoredSentence
 from index.terms import acronyms, remember_terms, terms
 
-FORMAT = 1
+FORMAT = 2  # 2: numbers spelt out are terms in digits
 EMPTY_TOKEN = "∅"  # bm25s needs a token in every document
 _COLUMNS = ("doc", "position", "start", "end", "day", "source")
 _ARRAY_TYPES = {

@@ -49,10 +49,20 @@ _IRREGULAR = dict(
 )
 
 
+# Numbers match whether spelt out or in digits: "seventh visit" and "7th visit".
+_CARDINALS = "one two three four five six seven eight nine ten eleven twelve".split()
+_ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split()
+_NUMBER_WORDS = {
+    **{word: str(n) for n, word in enumerate(_CARDINALS, start=1)},
+    **{word: f"{n}{'st' if n == 1 else 'nd' if n == 2 else 'rd' if n == 3 else 'th'}" for n, word in enumerate(_ORDINALS, start=1)},
+}
+
+
 def _lemma(word: str) -> str:
-    """The word before stemming: possessive dropped, irregular forms mapped to their lemma."""
+    """The word before stemming: possessive dropped, irregular forms mapped to their lemma,
+    numbers up to twelve written in digits."""
     word = word[:-2] if word.endswith("'s") else word
-    return _IRREGULAR.get(word, word)
+    return _NUMBER_WORDS.get(word) or _IRREGULAR.get(word, word)
 
 
 def stem(word: str) -> str:
