@@ -124,3 +124,11 @@ def test_an_institution_speaks_through_the_person_the_article_titles_with_it():
     titled = {("a", "Blinken"): "US Secretary of State Antony Blinken"}
     groups, _ = select(question, [sentence], **args, full_names=lambda doc_id, name: titled.get((doc_id, name), ""))
     assert groups
+
+
+def test_a_place_may_own_something():
+    question = analyze("A volcano erupted in which country?")
+    assert question.kind == WHERE
+    assert has_answer_type(WHERE, "Sakurajima is one of Japan’s most active volcanoes.", question)
+    assert has_answer_type(WHERE, "The volcano erupted in Kagoshima.", question)
+    assert not has_answer_type(WHERE, "The agency raised the alert to its highest level.", question)
