@@ -53,7 +53,7 @@ _DATE = re.compile(
     re.I,
 )
 _NUMBER = re.compile(
-    r"\d[\d,.]*(?:st|nd|rd|th)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|"
+    r"\b\d[\d,.]*(?:st|nd|rd|th)?\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|"
     r"millions?|billions?|trillions?|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
     r"half|twice|double|several)\b",
     re.I,
@@ -66,6 +66,7 @@ _DATE_NUMBER = re.compile(
     rf"|\b(?:in|since|by|until|from|of|during|before|after|early|late|mid-?)\s+(?:19|20)\d\d\b|\b\d{{1,2}}:\d\d\b|\b\d{{1,2}}\s*[ap]\.?m\b\.?",
     re.I,
 )
+_VAGUE_COUNT = re.compile(r"\b(?:dozens|hundreds|thousands|millions|billions|trillions|several)\b", re.I)
 _TIME_OF_DAY = re.compile(
     r"\b(?:morning|afternoon|evening|night|overnight|noon|midday|midnight|dawn|dusk|daybreak|sunrise|sunset|tonight)\b|\b\d{1,2}(?::\d\d)?\s*[ap]\.?m\b|\b\d{1,2}:\d\d\b",
     re.I,
@@ -249,14 +250,20 @@ def _add_answer_type(question: Question, groups: list[list[Scored]], scored: lis
     """When no cited sentence holds the kind of answer asked for (a name, a count, a date, a
     place), also cite the best candidate that does, if it answers well enough on its own."""
     expected = question.kind if question.kind in (WHEN, HOW_MANY, WHERE, WHO) else (WHO if question.wants_name else "")
-    if not expected or any(has_answer_type(expected, g[0].candidate.sentence.text, question) for g in groups):
+
+    def holds(text: str) -> bool:
+        if expected == HOW_MANY:  # "millions of swings" counts, but "2 million" says how many
+            return has_answer_type(expected, _VAGUE_COUNT.sub(" ", text), question)
+        return has_answer_type(expected, text, question)
+
+    if not expected or any(holds(g[0].candidate.sentence.text) for g in groups):
         return groups
     cited = {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
     for item in scored:
         sentence = item.candidate.sentence
         if item.score < tuning.min_score:
             break
-        if (sentence.doc_id, sentence.position) not in cited and has_answer_type(expected, sentence.text, question):
+        if (sentence.doc_id, sentence.position) not in cited and holds(sentence.text):
             return (groups[: limit - 1] + [[item]]) if len(groups) >= limit else groups + [[item]]
     return groups
 
@@ -286,18 +293,23 @@ def _names_something_new(text: str, best_text: str, question: Question) -> bool:
 
 
 def _add_where_named(question: Question, groups: list[list[Scored]], scored: list[Scored], limit: int) -> list[list[Scored]]:
-    """When the best sentence says "the show" for the "which show" asked about, also cite the best
-    sentence of the same article that names something the question does not."""
-    best = groups[0][0].candidate.sentence
-    if not refers_without_naming(best.text, question.thing):
-        return groups
-    cited = {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
-    for item in scored:
-        sentence = item.candidate.sentence
-        if sentence.doc_id != best.doc_id or (sentence.doc_id, sentence.position) in cited:
+    """When a cited sentence says "the show" for the "which show" asked about, also cite the best
+    sentence of its article that names something the question does not: right after it, in
+    place of the weakest other group when the answer is full (the name completes that sentence)."""
+    for index, group in enumerate(groups):
+        referring = group[0].candidate.sentence
+        if not refers_without_naming(referring.text, question.thing):
             continue
-        if _names_something_new(sentence.text, best.text, question):
-            return (groups[: limit - 1] + [[item]]) if len(groups) >= limit else groups + [[item]]
+        cited = {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
+        for item in scored:
+            sentence = item.candidate.sentence
+            if sentence.doc_id != referring.doc_id or (sentence.doc_id, sentence.position) in cited:
+                continue
+            if _names_something_new(sentence.text, referring.text, question):
+                kept = groups[: index + 1] + [[item]] + groups[index + 1 :]
+                if len(kept) > limit:
+                    kept.pop(next(i for i in range(len(kept) - 1, -1, -1) if i not in (index, index + 1)))
+                return kept
     return groups
 
 

@@ -132,3 +132,35 @@ def test_a_place_may_own_something():
     assert has_answer_type(WHERE, "Sakurajima is one of Japan’s most active volcanoes.", question)
     assert has_answer_type(WHERE, "The volcano erupted in Kagoshima.", question)
     assert not has_answer_type(WHERE, "The agency raised the alert to its highest level.", question)
+
+
+def test_digits_inside_a_word_are_no_number():
+    question = analyze("How many swings were recalled?")
+    assert not has_answer_type(HOW_MANY, "The statement from 4moms asks owners to stop using them.", question)
+    assert has_answer_type(HOW_MANY, "The recall affects 2 million swings.", question)
+
+
+def test_a_vague_count_brings_the_exact_one():
+    question = analyze("Approximately how many baby swings were recalled?")
+    vague = _candidate("Millions of baby swings were recalled, the agency announced.", dense=0.85)
+    exact = _candidate("The recall affects 2 million swings and 220,000 rockers.", dense=0.45)
+    exact.sentence = StoredSentence(**{**exact.sentence.__dict__, "node_id": "a#7", "position": 7, "embedding": np.eye(4, dtype=np.float32)[3]})
+    exact.title = vague.title = "Baby swings recalled"
+    groups, _ = select(question, [vague, exact], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
+    assert [g[0].candidate.sentence.position for g in groups] == [0, 7]
+
+
+def test_any_cited_sentence_that_says_the_singer_brings_the_name_from_its_article():
+    question = analyze("Which popular singer will launch a Las Vegas residency?")
+
+    def at(candidate, doc, position, axis):
+        fields = {**candidate.sentence.__dict__, "doc_id": doc, "node_id": f"{doc}#{position}", "position": position}
+        candidate.sentence = StoredSentence(**{**fields, "embedding": np.eye(4, dtype=np.float32)[axis]})
+        candidate.title = "Popular singer launches Las Vegas residency"
+        return candidate
+
+    other = at(_candidate("Newton-John had a long residency at the Flamingo Las Vegas, a popular show.", dense=0.7), "a", 3, 0)
+    describes = at(_candidate("After postponing her Las Vegas residency, the popular singer will launch it in May.", dense=0.66), "b", 4, 1)
+    names = at(_candidate("Pop star Adele is returning to Las Vegas.", dense=0.3), "b", 1, 2)
+    groups, _ = select(question, [other, describes, names], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
+    assert ("b", 1) in {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
