@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from index.terms import STOPWORDS, acronyms, terms, words
+from index.terms import STOPWORDS, acronyms, stem, terms, words
 from qa.question import HOW_MANY, SAID, WHEN, WHERE, WHO, Question
 from qa.retrieve import Candidate
 
@@ -66,6 +66,8 @@ _DATE_NUMBER = re.compile(
     rf"|\b(?:in|since|by|until|from|of|during|before|after|early|late|mid-?)\s+(?:19|20)\d\d\b|\b\d{{1,2}}:\d\d\b|\b\d{{1,2}}\s*[ap]\.?m\b\.?",
     re.I,
 )
+_COUNTED = re.compile(r"\bhow\s+many\s+((?:[\w-]+\s+){0,3}?[\w-]+)(?=\s+(?:are|were|is|was|did|do|does|have|has|had|will|would|could|can|of|in|on|at|for|from|to|that)\b|\s*[?,.]|$)", re.I)
+_AUXILIARY = frozenset("are were is was did do does have has had will would could can".split())
 _VAGUE_COUNT = re.compile(r"\b(?:dozens|hundreds|thousands|millions|billions|trillions|several)\b", re.I)
 _TIME_OF_DAY = re.compile(
     r"\b(?:morning|afternoon|evening|night|overnight|noon|midday|midnight|dawn|dusk|daybreak|sunrise|sunset|tonight)\b|\b\d{1,2}(?::\d\d)?\s*[ap]\.?m\b|\b\d{1,2}:\d\d\b",
@@ -246,14 +248,30 @@ def select(
     return groups, ""
 
 
+def counts_what_is_asked(text: str, question: Question) -> bool:
+    """Is a number in ``text`` followed, within a few words, by what "how many …" counts
+    ("187 minutes" for "how many minutes")? True when the question names nothing to count."""
+    asked = _COUNTED.search(question.text)
+    if not asked:
+        return True
+    counted = {stem(word) for word in words(asked.group(1)) if word not in STOPWORDS and word not in _AUXILIARY}
+    if not counted:
+        return True
+    for match in _NUMBER.finditer(text):
+        following = words(text[match.end() : match.end() + 60])[:4]
+        if counted & {stem(word) for word in following}:
+            return True
+    return False
+
+
 def _add_answer_type(question: Question, groups: list[list[Scored]], scored: list[Scored], limit: int, tuning: Tuning) -> list[list[Scored]]:
     """When no cited sentence holds the kind of answer asked for (a name, a count, a date, a
     place), also cite the best candidate that does, if it answers well enough on its own."""
     expected = question.kind if question.kind in (WHEN, HOW_MANY, WHERE, WHO) else (WHO if question.wants_name else "")
 
     def holds(text: str) -> bool:
-        if expected == HOW_MANY:  # "millions of swings" counts, but "2 million" says how many
-            return has_answer_type(expected, _VAGUE_COUNT.sub(" ", text), question)
+        if expected == HOW_MANY:  # "millions of swings" counts, but "2 million swings" says how many
+            return has_answer_type(expected, _VAGUE_COUNT.sub(" ", text), question) and counts_what_is_asked(text, question)
         return has_answer_type(expected, text, question)
 
     if not expected or any(holds(g[0].candidate.sentence.text) for g in groups):

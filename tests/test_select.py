@@ -164,3 +164,13 @@ def test_any_cited_sentence_that_says_the_singer_brings_the_name_from_its_articl
     names = at(_candidate("Pop star Adele is returning to Las Vegas.", dense=0.3), "b", 1, 2)
     groups, _ = select(question, [other, describes, names], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
     assert ("b", 1) in {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
+
+
+def test_how_many_minutes_wants_minutes_counted():
+    question = analyze("How many minutes did the riot go on before he spoke?")
+    hours = _candidate("The riot went on for more than three hours before he spoke.", dense=0.8)
+    minutes = _candidate("Luria said the hearing would go through the 187 minutes of the riot.", dense=0.45)
+    minutes.sentence = StoredSentence(**{**minutes.sentence.__dict__, "node_id": "a#9", "position": 9, "embedding": np.eye(4, dtype=np.float32)[1]})
+    minutes.title = hours.title = "The riot before he spoke"
+    groups, _ = select(question, [hours, minutes], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
+    assert [g[0].candidate.sentence.position for g in groups] == [0, 9]
