@@ -117,8 +117,8 @@ def score_candidates(
     scored = []
     for candidate in candidates:
         sentence = candidate.sentence
-        own = set(terms(sentence.text + " " + sentence.speaker)) | acronyms(sentence.text)
-        context = own.union(*(terms(n.text) for n in candidate.neighbours)) | set(terms(candidate.title))
+        own = set(candidate.terms) | acronyms(sentence.text)  # terms(text + " " + speaker), from the table
+        context = own.union(*candidate.neighbour_terms) | set(terms(candidate.title))
         cov = coverage(key_terms, own, idf)
         ctx_cov = coverage(question_terms, context, idf)
         value = (
