@@ -99,7 +99,7 @@ class LexicalIndex:
         self._key_order = np.argsort(keys, kind="stable")
         self._sorted_keys = keys[self._key_order]
         self._check()
-        self.speaker_term_ids = [self._ids_of(terms(name)) for name in names["speaker"]]
+        self.speaker_term_ids = [self._ids_of(terms(name, cache=False)) for name in names["speaker"]]
 
     def _check(self) -> None:
         """Raise ValueError if the parts disagree (a damaged or foreign saved copy)."""
@@ -435,18 +435,22 @@ def _assemble(generation: str, records: list[dict], record_vectors: np.ndarray, 
     term_index = dict(base.term_index) if base else {}
     acronym_counts = Counter(base.acronym_counts) if base else Counter()
 
-    def named(key: str, name: str) -> int:
-        found = name_index[key].get(name)
-        if found is None:
-            found = name_index[key][name] = len(names[key])
-            names[key].append(name)
-        return found
+    speaker_ids = [np.array(ids, dtype=np.int32) for ids in base.speaker_term_ids] if base else []
 
     def term_id(term: str) -> int:
         found = term_index.get(term)
         if found is None:
             found = term_index[term] = len(vocabulary)
             vocabulary.append(term)
+        return found
+
+    def named(key: str, name: str) -> int:
+        found = name_index[key].get(name)
+        if found is None:
+            found = name_index[key][name] = len(names[key])
+            names[key].append(name)
+            if key == "speaker":  # a speaker's terms are BM25 tokens of the sentences they speak
+                speaker_ids.append(np.array([term_id(term) for term in terms(name, cache=False)], dtype=np.int32))
         return found
 
     # Rows kept from the base: copied as arrays, article indices mapped to the new records.
@@ -475,8 +479,6 @@ def _assemble(generation: str, records: list[dict], record_vectors: np.ndarray, 
                 article_of[doc_id] = len(articles)
                 articles.append({"doc_id": doc_id, "state": "missing"})
             speaker = meta.get("speaker", "")
-            for term in terms(speaker):
-                term_id(term)
             columns[i] = (article_of[doc_id], int(meta["position"]), int(meta["start"]), int(meta["end"]), int(meta.get("published_day", 0)),
                           named("source", meta.get("source") or ""), named("speaker", speaker), named("kind", meta.get("kind", "body")))
             acronym_counts.update(acronyms(text, cache=False))
@@ -493,7 +495,6 @@ def _assemble(generation: str, records: list[dict], record_vectors: np.ndarray, 
     columns = np.concatenate(parts["columns"]) if parts["columns"] else np.zeros((0, len(_COLUMNS)), dtype=np.int64)
     text_bytes, text_offsets = _join(parts["texts"], np.uint8)
     term_ids, term_offsets = _join(parts["terms"], np.int32)
-    speaker_ids = [np.array([term_index[t] for t in terms(name)], dtype=np.int32) for name in names["speaker"]]
     vectors = np.zeros((len(articles), dimension), dtype=np.float32)  # sentences without a record: zeros
     if records:
         vectors[: len(records)] = record_vectors
