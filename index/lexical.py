@@ -54,7 +54,9 @@ _ARRAY_TYPES = {
     "bm25_indices": np.int32,
     "bm25_indptr": np.int64,
 }
-_MAPPED = {"embeddings", "text_bytes"}  # memory-mapped when loaded: large, and an ask reads few rows
+_MAPPED = {"embeddings", "text_bytes"}
+"""Memory-mapped when loaded: the largest arrays, of which an ask reads few rows. Their pages are
+clean page cache shared by every process serving the store (they count in VmRSS once touched)."""
 
 
 class LexicalIndex:
