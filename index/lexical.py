@@ -385,7 +385,14 @@ def load_or_build(store, generation: str, previous: Optional[LexicalIndex] = Non
         if previous is None:
             previous = _newest_saved(side_dir)
         shutil.rmtree(side_dir / generation, ignore_errors=True)
-    index = previous.updated(store, generation) if previous is not None else LexicalIndex.build(store, generation)
+    index = None
+    if previous is not None:
+        try:
+            index = previous.updated(store, generation)
+        except Exception:  # a previous copy that cannot be brought up to date: build from scratch
+            index = None
+    if index is None:
+        index = LexicalIndex.build(store, generation)
     if saving and store.generation() == generation and index.save(side_dir):  # only a snapshot no write overlapped
         try:
             index = LexicalIndex.load(side_dir, generation, rows=len(index))
