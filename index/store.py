@@ -320,6 +320,22 @@ class Store:
         for ids, (texts, metas, vectors) in self._pages(self.sentences, ["documents", "metadatas", "embeddings"], page):
             yield ids, texts, metas, np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
 
+    def sentences_of(self, doc_ids: list[str], page: int = 5000, chunk: int = 200) -> Iterator[tuple[list[str], list[str], list[dict], np.ndarray]]:
+        """The stored sentences of the articles ``doc_ids`` with their embeddings, a page at a time, as
+        ``sentence_pages`` gives them: what updating the side index reads after a write, instead of
+        every sentence."""
+        include = ["documents", "metadatas", "embeddings"]
+        for i in range(0, len(doc_ids), chunk):
+            where = {"doc_id": {"$in": list(doc_ids[i : i + chunk])}}
+            offset = 0
+            while True:
+                got = self.sentences.get(where=where, include=include, limit=page, offset=offset)
+                if not got["ids"]:
+                    break
+                vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+                yield got["ids"], got["documents"], got["metadatas"], vectors
+                offset += len(got["ids"])
+
     def article_rows(self) -> tuple[list[str], list[dict], np.ndarray]:
         """Every article record (whatever its state): ids, metadata and float32 vectors."""
         ids, metas, vectors = [], [], []

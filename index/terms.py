@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
-from typing import Iterable
 
 _WORD = re.compile(r"[^\W_]+(?:[’'][^\W_]+)*(?:[.-][^\W_]+)*")
 
@@ -74,10 +73,9 @@ def _compute_terms(text: str) -> tuple[str, ...]:
     return tuple(_stemmer().stemWords(kept))  # one call for the whole list, as stem() does per word
 
 
-CACHE_SIZE = 1 << 18
-"""Texts whose terms are kept. Scoring asks for the terms of the same candidate sentences,
-neighbours and titles on every question; the sentence table primes this with every stored
-sentence, so up to about 100k sentences (two keys each) no question re-tokenises them."""
+CACHE_SIZE = 1 << 14
+"""Texts whose terms are kept: questions, speaker names and titles, which scoring meets again and
+again. Stored sentences are not cached here: the sentence table keeps their terms as ids."""
 
 
 class _TermsCache:
@@ -110,27 +108,22 @@ _terms_cache = _TermsCache(CACHE_SIZE)
 _acronyms_cache = _TermsCache(CACHE_SIZE // 4)
 
 
-def terms(text: str) -> list[str]:
-    """Stemmed content words of ``text``, in order, stopwords removed (cached per text).
+def terms(text: str, cache: bool = True) -> list[str]:
+    """Stemmed content words of ``text``, in order, stopwords removed (cached per text unless
+    ``cache`` is False: the sentence table tokenises each stored sentence once and keeps the result).
 
     Words never span whitespace, so ``terms(a + " " + b) == terms(a) + terms(b)``."""
-    return list(_terms_cache.get(text, _compute_terms))
-
-
-def remember_terms(items: Iterable[tuple[str, Iterable[str]]]) -> None:
-    """Prime the cache with (text, its terms) pairs known from elsewhere (the sentence table),
-    so the first question to meet a stored sentence does not tokenise it."""
-    for text, found in items:
-        _terms_cache.put(text, tuple(found))
+    return list(_terms_cache.get(text, _compute_terms) if cache else _compute_terms(text))
 
 
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|for\s+|the\s+)*[A-Z][a-z]+)+")
 _MINOR = {"of", "for", "the"}
 
 
-def acronyms(text: str) -> set[str]:
-    """Stemmed acronyms of capitalised phrases: "International Criminal Court" gives "icc" (cached per text)."""
-    return set(_acronyms_cache.get(text, _compute_acronyms))
+def acronyms(text: str, cache: bool = True) -> set[str]:
+    """Stemmed acronyms of capitalised phrases: "International Criminal Court" gives "icc" (cached per
+    text unless ``cache`` is False)."""
+    return set(_acronyms_cache.get(text, _compute_acronyms) if cache else _compute_acronyms(text))
 
 
 def _compute_acronyms(text: str) -> tuple[str, ...]:

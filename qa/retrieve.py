@@ -52,6 +52,9 @@ class Candidate:
     context_dense: float = 0.0  # best cosine of a neighbour or the whole article
     neighbours: list[StoredSentence] = field(default_factory=list)
     title: str = ""
+    # From the sentence table's stored term ids, so scoring never tokenises stored sentences again:
+    terms: list[str] = field(default_factory=list)  # terms(sentence.text + " " + sentence.speaker)
+    neighbour_terms: list[list[str]] = field(default_factory=list)  # terms(n.text) of each neighbour
 
 
 class Retriever:
@@ -70,11 +73,11 @@ class Retriever:
     @property
     def lexical(self) -> LexicalIndex:
         """The sentence table and BM25 index of the store's current generation: loaded from its
-        saved copy or rebuilt when the generation token shows a write by any process."""
+        saved copy, or updated from the one held, when the generation token shows a write by any process."""
         generation = self.store.generation()  # changes on every write, by any process
         with self._lock:
             if self._lexical is None or generation != self._lexical.generation:
-                self._lexical = load_or_build(self.store, generation)
+                self._lexical = load_or_build(self.store, generation, previous=self._lexical)
             return self._lexical
 
     def candidates(
@@ -109,12 +112,15 @@ class Retriever:
 
         result = []
         for node_id in sorted(fused, key=fused.get, reverse=True)[: int(k * 1.5)]:
-            sentence = table.row(node_id)
-            if sentence is None or not table.article_ready(sentence.doc_id):
-                continue  # written after this table was built, or an article still being written: never cited
-            before = table.row(f"{sentence.doc_id}#{sentence.position - 1}")
-            after = table.row(f"{sentence.doc_id}#{sentence.position + 1}")
-            neighbours = [n for n in (before, after) if n is not None]
+            row = table.row_of(node_id)
+            if row is None:
+                continue  # written after this table was built: never cited
+            sentence = table.sentence(row)
+            if not table.article_ready(sentence.doc_id):
+                continue  # an article still being written: never cited
+            around = [table.find(sentence.doc_id, sentence.position + step) for step in (-1, 1)]
+            around = [r for r in around if r is not None]
+            neighbours = [table.sentence(r) for r in around]
             context = [float(n.embedding @ vector) for n in neighbours]
             context.append(float(table.article_vector(sentence.doc_id) @ vector))
             result.append(
@@ -126,6 +132,8 @@ class Retriever:
                     context_dense=max(context),
                     neighbours=neighbours,
                     title=table.article_meta(sentence.doc_id).get("title", ""),
+                    terms=table.row_terms(row),
+                    neighbour_terms=[table.text_terms(r) for r in around],
                 )
             )
         return result

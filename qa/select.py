@@ -152,8 +152,11 @@ def score_candidates(
     scored = []
     for candidate in candidates:
         sentence = candidate.sentence
-        own = set(terms(sentence.text + " " + sentence.speaker)) | acronyms(sentence.text)
-        context = own.union(*(terms(n.text) for n in candidate.neighbours)) | set(terms(candidate.title))
+        # terms(text + " " + speaker) and the neighbours' terms come from the table; a candidate made
+        # elsewhere (no stored terms) is tokenised here
+        own = set(candidate.terms or terms(sentence.text + " " + sentence.speaker)) | acronyms(sentence.text)
+        neighbour_terms = candidate.neighbour_terms or [terms(n.text) for n in candidate.neighbours]
+        context = own.union(*neighbour_terms) | set(terms(candidate.title))
         cov = coverage(key_terms, own, idf)
         ctx_cov = coverage(question_terms, context, idf)
         value = (

@@ -88,10 +88,8 @@ def test_a_saved_table_of_another_generation_is_not_used(saved_store, embedder, 
     # Even under the current generation's name, a copy made for another state is refused.
     shutil.copytree(stale, stale.parent / current)
 
-    built = count_builds(monkeypatch)
     reader = Assistant(store=store, embedder=embedder)
-    answer = reader.ask("When did the Qorvath bridge reopen?")
-    assert built == [current]
+    answer = reader.ask("When did the Qorvath bridge reopen?")  # the stale copy is updated, not served
     assert "Qorvath" in answer.citations[0].text
     assert len(reader.retriever.lexical) == reader.store.sentence_count()
     assert citations(reader.ask(RAFAH)) == reference
@@ -102,9 +100,10 @@ def test_a_saved_table_of_another_generation_is_not_used(saved_store, embedder, 
 CORRUPTIONS = {
     "truncated matrix": lambda folder: (folder / "embeddings.npy").write_bytes((folder / "embeddings.npy").read_bytes()[:300]),
     "garbage table": lambda folder: (folder / "table.json").write_text("{not json", encoding="utf-8"),
-    "table of other rows": lambda folder: (folder / "table.json").write_text(
-        json.dumps({**json.loads((folder / "table.json").read_text()), "texts": ["x"]}), encoding="utf-8"
+    "table of other articles": lambda folder: (folder / "table.json").write_text(
+        json.dumps({**json.loads((folder / "table.json").read_text()), "articles": [{"doc_id": "x"}]}), encoding="utf-8"
     ),
+    "texts of other rows": lambda folder: np.save(folder / "text_offsets.npy", np.zeros(2, dtype=np.int64)),
     "missing bm25 matrix": lambda folder: (folder / "bm25_data.npy").unlink(),
     "bm25 matrix of other rows": lambda folder: np.save(folder / "bm25_indices.npy", np.load(folder / "bm25_indices.npy") + 10**6),
     "pickled array": lambda folder: np.save(folder / "columns.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True),
