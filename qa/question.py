@@ -44,7 +44,7 @@ _KIND_RULES = [
 QUESTION_WORDS = frozenset(
     stem(w)
     for w in """what which who whom whose when where why how many much did does do say said tell told
-    according recently week this year today yesterday ago new news article articles report reported
+    according recently week this year today yesterday ago new news article articles report reported happen happened
     mention mentioned""".split()
 )
 # "which show", "what kind of product": a named thing is wanted, not an explanation.

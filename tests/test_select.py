@@ -174,3 +174,7 @@ def test_how_many_minutes_wants_minutes_counted():
     minutes.title = hours.title = "The riot before he spoke"
     groups, _ = select(question, [hours, minutes], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
     assert [g[0].candidate.sentence.position for g in groups] == [0, 9]
+
+
+def test_what_happened_frames_a_question_and_is_no_term_to_cover():
+    assert "happen" not in analyze("What happened at the harbour of Zed41?").terms
