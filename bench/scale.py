@@ -18,9 +18,13 @@ Measured at each scale, each step in its own process (as a user would run it):
   holding N-1 copies (wall and CPU seconds, characters and sentences per second), the
   model loaded and warmed beforehand;
 - ask: a fresh process opens the store and warms the model; "first ask" is its first
-  question (it loads the side indexes: the BM25 index is built from every stored
-  sentence, and Chroma loads its vector index); then every question once more is timed
+  question (it brings the side index up to date: at 1x it builds it from every stored
+  sentence; at larger scales it updates the copy the previous scale saved with the copies
+  written since; and Chroma loads its vector index); then every question once more is timed
   warm (p50 / p95; answers are not cached across questions);
+- ask after a write / a remove: that process then ingests one more article and times its
+  next question, removes it and times the next again: what every serving process pays
+  after anyone writes (the side index is updated per article, not rebuilt);
 - memory: that process's resident set (``VmRSS`` in ``/proc/self/status``) after the
   model is loaded, and after all the questions; its peak (``VmHWM``); beside it the raw
   size of the sentence vectors (sentences x 384 x 4 bytes).
@@ -228,9 +232,12 @@ def ask_step(store_dir: str, data_dir: Path) -> dict:
             log(f"error on {question!r}: {exc}")
         latencies.append((time.perf_counter() - started) * 1000)
     end_memory = memory_kb()
+    after_write_ms, after_remove_ms = ask_after_a_write(assistant, store_dir, data_dir, questions)
     return {
         "questions": len(questions),
         "first_ask_ms": round(first_ms, 1),
+        "ask_after_write_ms": round(after_write_ms, 1),
+        "ask_after_remove_ms": round(after_remove_ms, 1),
         "ask_p50_ms": round(percentile(latencies, 0.5), 1),
         "ask_p95_ms": round(percentile(latencies, 0.95), 1),
         "ask_mean_ms": round(statistics.fmean(latencies), 1),
@@ -242,6 +249,25 @@ def ask_step(store_dir: str, data_dir: Path) -> dict:
         "rss_peak_kb": end_memory["VmHWM"],
         "ask_load_avg_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],  # machine load while asking
     }
+
+
+def ask_after_a_write(assistant, store_dir: str, data_dir: Path, questions: list[str]) -> tuple[float, float]:
+    """Add one article (a fresh-id copy of the corpus's first), time the next question; remove it,
+    time the next question again. What every serving process pays after someone writes."""
+    record = json.loads((data_dir / "articles.jsonl").open(encoding="utf-8").readline())
+    path = Path(store_dir).parent / "one-more.jsonl"
+    path.write_text(json.dumps({**record, "id": f"one-more-{time.time_ns()}"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    report = assistant.ingest([path])
+    started = time.perf_counter()
+    assistant.ask(questions[1])
+    after_write = (time.perf_counter() - started) * 1000
+    for doc_id in report.added:
+        assistant.remove(doc_id)
+    started = time.perf_counter()
+    assistant.ask(questions[2])
+    after_remove = (time.perf_counter() - started) * 1000
+    path.unlink()
+    return after_write, after_remove
 
 
 # --- the parent: run the steps, print the table ---------------------------------
@@ -285,15 +311,18 @@ def format_table(rows: list[dict]) -> str:
         return f"x{value / reference:.2f}" if reference else "-"
 
     header = ("| corpus | articles | sentences | vectors MB | ingest chars/s | ingest s | first ask ms | ask p50 ms | ask p95 ms "
-              "| RSS MB (model only) | RSS MB | store RSS MB | peak RSS MB | load while asking |")
+              "| ask after a write ms | ask after a remove ms | RSS MB (model only) | RSS MB | store RSS MB | store RSS ÷ vectors "
+              "| peak RSS MB | load while asking |")
     lines = [header, "|" + "|".join("---:" for _ in header.strip("|").split("|")) + "|"]
     for row in rows:
         store_rss = (row["rss_kb"] - row["rss_model_kb"]) / mb
         lines.append(
             f"| {row['scale']}x | {row['articles']:,} | {row['sentences']:,} | {row['vector_bytes'] / 2**20:,.1f} "
             f"| {row.get('ingest_chars_per_s', 0):,} | {row.get('ingest_s', 0):,.1f} | {row['first_ask_ms']:,.0f} "
-            f"| {row['ask_p50_ms']:,.1f} | {row['ask_p95_ms']:,.1f} | {row['rss_model_kb'] / mb:,.0f} "
-            f"| {row['rss_kb'] / mb:,.0f} | {store_rss:,.0f} | {row['rss_peak_kb'] / mb:,.0f} "
+            f"| {row['ask_p50_ms']:,.1f} | {row['ask_p95_ms']:,.1f} | {row.get('ask_after_write_ms', 0):,.0f} "
+            f"| {row.get('ask_after_remove_ms', 0):,.0f} | {row['rss_model_kb'] / mb:,.0f} "
+            f"| {row['rss_kb'] / mb:,.0f} | {store_rss:,.0f} | {store_rss / (row['vector_bytes'] / 2**20):,.1f} "
+            f"| {row['rss_peak_kb'] / mb:,.0f} "
             f"| {' → '.join(str(v) for v in row.get('ask_load_avg_1min', [])) or '-'} |"
         )
     lines += ["", f"Growth against {base['scale']}x (corpus x, then each figure x):", "",

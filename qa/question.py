@@ -36,7 +36,7 @@ _REACT = re.compile(
 )
 _KIND_RULES = [
     (HOW_MANY, re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:number|percentage|share|amount|sum|price)\b", re.I)),
-    (WHEN, re.compile(r"^\s*(?:when\b|how\s+(?:long|often)\b|what\s+(?:day|date|time|year|month|week)\b|(?:on|in|at|since)\s+which\s+(?:day|date|year|month|time)\b|at\s+what\s+time\b)", re.I)),
+    (WHEN, re.compile(r"(?:^|[,;:]\s*)\s*(?:when\b|how\s+(?:long|often|soon)\b|what\s+(?:day|date|time|year|month|week)\b|(?:on|in|at|since)\s+which\s+(?:day|date|year|month|time)\b|at\s+what\s+time\b)", re.I)),
     (WHERE, re.compile(r"^\s*where\b|\b(?:which|what)\s+(?:city|country|state|town|place|region|continent|county|nation|province|island)\b", re.I)),
     (WHO, re.compile(r"\bwho(?:m|se)?\b|\bwhich\s+(?:person|official|leader|president|minister|player|company|group|team|organi[sz]ation|agency)\b", re.I)),
 ]

@@ -178,3 +178,8 @@ def test_how_many_minutes_wants_minutes_counted():
 
 def test_what_happened_frames_a_question_and_is_no_term_to_cover():
     assert "happen" not in analyze("What happened at the harbour of Zed41?").terms
+
+
+def test_how_soon_after_a_leading_clause_asks_when():
+    assert analyze("According to the White House, how soon could vaccines be available?").kind == WHEN
+    assert analyze("How long have the talks been going on?").kind == WHEN
