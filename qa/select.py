@@ -109,6 +109,14 @@ def has_answer_type(kind: str, text: str, question: Question) -> bool:
     return False
 
 
+def expected_answer_type(question: Question) -> str:
+    """The kind of answer a sentence must hold: a date, a count, a place, a person, or for "which
+    show…" a name the question does not already contain ("" when any sentence may answer)."""
+    if question.kind in (WHEN, HOW_MANY, WHERE, WHO):
+        return question.kind
+    return WHO if question.wants_name else ""
+
+
 def speaker_tokens(name: str) -> set[str]:
     return {w.replace(".", "") for w in words(name) if w not in STOPWORDS and w not in _TITLE_WORDS}
 
@@ -146,9 +154,7 @@ def score_candidates(
         # Who speaks is checked separately; coverage is about what they talk about.
         speaker_terms = set(terms(question.speaker))
         key_terms = [t for t in question_terms if t not in speaker_terms] or question_terms
-    expected = question.kind if question.kind in (WHEN, HOW_MANY, WHERE, WHO) else ""
-    if not expected and question.wants_name:
-        expected = WHO  # "which show…": a name the question does not already contain
+    expected = expected_answer_type(question)
     scored = []
     for candidate in candidates:
         sentence = candidate.sentence
@@ -267,10 +273,15 @@ def counts_what_is_asked(text: str, question: Question) -> bool:
     return False
 
 
+def _cited(groups: list[list[Scored]]) -> set[tuple[str, int]]:
+    """(article, position) of each group's sentence."""
+    return {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
+
+
 def _add_answer_type(question: Question, groups: list[list[Scored]], scored: list[Scored], limit: int, tuning: Tuning) -> list[list[Scored]]:
     """When no cited sentence holds the kind of answer asked for (a name, a count, a date, a
     place), also cite the best candidate that does, if it answers well enough on its own."""
-    expected = question.kind if question.kind in (WHEN, HOW_MANY, WHERE, WHO) else (WHO if question.wants_name else "")
+    expected = expected_answer_type(question)
 
     def holds(text: str) -> bool:
         if expected == HOW_MANY:  # "millions of swings" counts, but "2 million swings" says how many
@@ -279,7 +290,7 @@ def _add_answer_type(question: Question, groups: list[list[Scored]], scored: lis
 
     if not expected or any(holds(g[0].candidate.sentence.text) for g in groups):
         return groups
-    cited = {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
+    cited = _cited(groups)
     for item in scored:
         sentence = item.candidate.sentence
         if item.score < tuning.min_score:
@@ -321,7 +332,7 @@ def _add_where_named(question: Question, groups: list[list[Scored]], scored: lis
         referring = group[0].candidate.sentence
         if not refers_without_naming(referring.text, question.thing):
             continue
-        cited = {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
+        cited = _cited(groups)
         for item in scored:
             sentence = item.candidate.sentence
             if sentence.doc_id != referring.doc_id or (sentence.doc_id, sentence.position) in cited:

@@ -38,11 +38,20 @@ def test_time_of_day_wants_a_time_not_a_weekday():
     assert has_answer_type(WHEN, "Blinken met Herzog on Wednesday.", analyze("When did Blinken meet Herzog?"))
 
 
-def _candidate(text: str, dense: float) -> Candidate:
-    vector = np.zeros(4, dtype=np.float32)
-    vector[0] = 1.0
-    sentence = StoredSentence(node_id="a#0", doc_id="a", position=0, start=0, end=len(text), text=text, kind="body", speaker="", embedding=vector)
-    return Candidate(sentence=sentence, fused=1.0, dense=dense, context_dense=dense, title="")
+def _candidate(text: str, dense: float, doc: str = "a", position: int = 0, axis: int = 0, title: str = "", speaker: str = "") -> Candidate:
+    """A retrieved sentence; ``axis`` picks its unit embedding (distinct axes are never near-duplicates)."""
+    sentence = StoredSentence(
+        node_id=f"{doc}#{position}", doc_id=doc, position=position, start=0, end=len(text), text=text,
+        kind="body", speaker=speaker, embedding=np.eye(4, dtype=np.float32)[axis],
+    )
+    return Candidate(sentence=sentence, fused=1.0, dense=dense, context_dense=dense, title=title)
+
+
+def _cited(question, candidates, **options) -> list[tuple[str, int]]:
+    """(article, position) of each cited group's sentence, in selection order."""
+    options = {"idf": lambda t: 2.0, "known": lambda t: True, "tuning": Tuning(), **options}
+    groups, _ = select(question, candidates, **options)
+    return [(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups]
 
 
 def test_terms_no_article_holds_count_against_the_answer():
@@ -77,17 +86,12 @@ def test_a_sentence_that_says_the_show_leaves_the_name_elsewhere():
 
 def test_the_sentence_naming_it_is_cited_beside_the_one_that_does_not():
     question = analyze("Which wildly popular show was green lit for a new season?")
-    describes = _candidate("Netflix announced that the wildly popular South Korean show is green lit for a new season.", dense=0.8)
-    names = _candidate("But it took 12 days for Squid Game to become the most popular series ever.", dense=0.3)
-    names.sentence = StoredSentence(**{**names.sentence.__dict__, "node_id": "a#5", "position": 5, "embedding": np.eye(4, dtype=np.float32)[1]})
-    names.title = describes.title = "Wildly popular show green lit for a new season"
-    known = lambda term: True  # noqa: E731
-    groups, _ = select(question, [describes, names], idf=lambda t: 2.0, known=known, tuning=Tuning())
-    cited = [g[0].candidate.sentence.text for g in groups]
-    assert cited[0].startswith("Netflix") and any("Squid Game" in text for text in cited)
+    title = "Wildly popular show green lit for a new season"
+    describes = _candidate("Netflix announced that the wildly popular South Korean show is green lit for a new season.", 0.8, title=title)
+    names = _candidate("But it took 12 days for Squid Game to become the most popular series ever.", 0.3, position=5, axis=1, title=title)
+    assert _cited(question, [describes, names]) == [("a", 0), ("a", 5)]
     # Without the description the best sentence stands alone.
-    groups, _ = select(analyze("Which streaming service announced a new season?"), [describes, names], idf=lambda t: 2.0, known=known, tuning=Tuning())
-    assert not any("Squid Game" in g[0].candidate.sentence.text for g in groups)
+    assert _cited(analyze("Which streaming service announced a new season?"), [describes, names]) == [("a", 0)]
 
 
 def test_the_last_sentence_of_a_question_is_the_one_that_asks():
@@ -105,25 +109,20 @@ def test_weekdays_and_months_are_not_names():
 
 def test_a_sentence_with_the_kind_of_answer_asked_for_joins_one_without():
     question = analyze("Which team does Watson play for?")
-    suspended = _candidate("On Monday, Watson was suspended for six games for violating the policy.", dense=0.8)
-    browns = _candidate("The league sat Cleveland Browns quarterback Deshaun Watson for six games.", dense=0.3)
-    browns.sentence = StoredSentence(**{**browns.sentence.__dict__, "node_id": "a#3", "position": 3, "embedding": np.eye(4, dtype=np.float32)[2]})
-    browns.title = suspended.title = "Watson suspended for six games"
-    groups, _ = select(question, [suspended, browns], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
-    assert [g[0].candidate.sentence.position for g in groups] == [0, 3]
+    title = "Watson suspended for six games"
+    suspended = _candidate("On Monday, Watson was suspended for six games for violating the policy.", 0.8, title=title)
+    browns = _candidate("The league sat Cleveland Browns quarterback Deshaun Watson for six games.", 0.3, position=3, axis=2, title=title)
+    assert _cited(question, [suspended, browns]) == [("a", 0), ("a", 3)]
 
 
 def test_an_institution_speaks_through_the_person_the_article_titles_with_it():
     question = analyze("What did the US say it wants to avoid in the conflict?")
     assert question.kind == SAID and question.speaker == "US"
-    sentence = _candidate("Blinken reaffirmed the commitment and the need to avoid further expansion of the conflict.", dense=0.5)
-    sentence.sentence = StoredSentence(**{**sentence.sentence.__dict__, "speaker": "Blinken"})
-    sentence.title = "Blinken in Israel"
-    args = dict(idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
-    assert not select(question, [sentence], **args)[0]
+    text = "Blinken reaffirmed the commitment and the need to avoid further expansion of the conflict."
+    sentence = _candidate(text, 0.5, title="Blinken in Israel", speaker="Blinken")
+    assert not _cited(question, [sentence])
     titled = {("a", "Blinken"): "US Secretary of State Antony Blinken"}
-    groups, _ = select(question, [sentence], **args, full_names=lambda doc_id, name: titled.get((doc_id, name), ""))
-    assert groups
+    assert _cited(question, [sentence], full_names=lambda doc_id, name: titled.get((doc_id, name), ""))
 
 
 def test_a_place_may_own_something():
@@ -142,38 +141,28 @@ def test_digits_inside_a_word_are_no_number():
 
 def test_a_vague_count_brings_the_exact_one():
     question = analyze("Approximately how many baby swings were recalled?")
-    vague = _candidate("Millions of baby swings were recalled, the agency announced.", dense=0.85)
-    exact = _candidate("The recall affects 2 million swings and 220,000 rockers.", dense=0.45)
-    exact.sentence = StoredSentence(**{**exact.sentence.__dict__, "node_id": "a#7", "position": 7, "embedding": np.eye(4, dtype=np.float32)[3]})
-    exact.title = vague.title = "Baby swings recalled"
-    groups, _ = select(question, [vague, exact], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
-    assert [g[0].candidate.sentence.position for g in groups] == [0, 7]
+    vague = _candidate("Millions of baby swings were recalled, the agency announced.", 0.85, title="Baby swings recalled")
+    exact = _candidate("The recall affects 2 million swings and 220,000 rockers.", 0.45, position=7, axis=3, title="Baby swings recalled")
+    assert _cited(question, [vague, exact]) == [("a", 0), ("a", 7)]
 
 
 def test_any_cited_sentence_that_says_the_singer_brings_the_name_from_its_article():
     question = analyze("Which popular singer will launch a Las Vegas residency?")
-
-    def at(candidate, doc, position, axis):
-        fields = {**candidate.sentence.__dict__, "doc_id": doc, "node_id": f"{doc}#{position}", "position": position}
-        candidate.sentence = StoredSentence(**{**fields, "embedding": np.eye(4, dtype=np.float32)[axis]})
-        candidate.title = "Popular singer launches Las Vegas residency"
-        return candidate
-
-    other = at(_candidate("Newton-John had a long residency at the Flamingo Las Vegas, a popular show.", dense=0.7), "a", 3, 0)
-    describes = at(_candidate("After postponing her Las Vegas residency, the popular singer will launch it in May.", dense=0.66), "b", 4, 1)
-    names = at(_candidate("Pop star Adele is returning to Las Vegas.", dense=0.3), "b", 1, 2)
-    groups, _ = select(question, [other, describes, names], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
-    assert ("b", 1) in {(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups}
+    title = "Popular singer launches Las Vegas residency"
+    other = _candidate("Newton-John had a long residency at the Flamingo Las Vegas, a popular show.", 0.7, doc="a", position=3, title=title)
+    text = "After postponing her Las Vegas residency, the popular singer will launch it in May."
+    describes = _candidate(text, 0.66, doc="b", position=4, axis=1, title=title)
+    names = _candidate("Pop star Adele is returning to Las Vegas.", 0.3, doc="b", position=1, axis=2, title=title)
+    assert ("b", 1) in _cited(question, [other, describes, names])
 
 
 def test_how_many_minutes_wants_minutes_counted():
     question = analyze("How many minutes did the riot go on before he spoke?")
-    hours = _candidate("The riot went on for more than three hours before he spoke.", dense=0.8)
-    minutes = _candidate("Luria said the hearing would go through the 187 minutes of the riot.", dense=0.45)
-    minutes.sentence = StoredSentence(**{**minutes.sentence.__dict__, "node_id": "a#9", "position": 9, "embedding": np.eye(4, dtype=np.float32)[1]})
-    minutes.title = hours.title = "The riot before he spoke"
-    groups, _ = select(question, [hours, minutes], idf=lambda t: 2.0, known=lambda t: True, tuning=Tuning())
-    assert [g[0].candidate.sentence.position for g in groups] == [0, 9]
+    title = "The riot before he spoke"
+    hours = _candidate("The riot went on for more than three hours before he spoke.", 0.8, title=title)
+    minutes = _candidate("Luria said the hearing would go through the 187 minutes of the riot.", 0.45, position=9, axis=1, title=title)
+    assert _cited(question, [hours, minutes]) == [("a", 0), ("a", 9)]
+
 
 
 def test_what_happened_frames_a_question_and_is_no_term_to_cover():
