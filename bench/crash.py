@@ -270,6 +270,7 @@ def killed_ingest(store_dir: Path, batch: Path, delay: float, on_write: bool, rn
         process.wait(timeout=60)
     return {
         "kill_s": round(killed_at, 2) if killed_at is not None else None,
+        "ended_s": round(time.perf_counter() - started, 2),  # an unkilled run: about its duration (polled)
         "exit": process.returncode,
         "killed": process.returncode == -signal.SIGKILL,
         "store_change_seen": bool(changes),
@@ -331,7 +332,7 @@ def run_trials(store_dir: Path, work: Path, data_dir: Path, trials: int, batch_s
             "mode": "on-write" if on_write else "timed",
             "delay_s": round(delay, 2),
             **kill,
-            "phase": kill_phase(check) if kill["killed"] else "finished",
+            "phase": kill_phase(check) if kill["killed"] else "ended before the kill",
             "before": len(fingerprints),
             "lost": len(lost),
             "changed": len(changed),
@@ -342,7 +343,8 @@ def run_trials(store_dir: Path, work: Path, data_dir: Path, trials: int, batch_s
             row["lost_ids"], row["changed_ids"] = lost[:10], changed[:10]
         rows.append(row)
         fingerprints = after_reingest
-        log(f"trial {trial} ({row['mode']}): killed at {row['kill_s']}s ({row['phase']}), repaired {row['repaired']}, "
+        ended = f"killed at {row['kill_s']}s" if row["killed"] else f"ended by itself within {row['ended_s']}s"
+        log(f"trial {trial} ({row['mode']}): {ended} ({row['phase']}), repaired {row['repaired']}, "
             f"batch ready {row['batch_ready']}/{row['batch']}, lost {row['lost']}, changed {row['changed']}, "
             f"re-ingest {'ok' if row['reingest_ok'] else 'NOT OK'} ({row['reingest']['added']} added, {row['reingest']['unchanged']} unchanged)")
     return {"expected_ingest_s": round(expected_s, 1), "base": before, "trials": rows}
