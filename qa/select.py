@@ -283,9 +283,15 @@ def _add_answer_type(question: Question, groups: list[list[Scored]], scored: lis
     place), also cite the best candidate that does, if it answers well enough on its own."""
     expected = expected_answer_type(question)
 
+    nouns = [word for word in question.thing if not word.endswith("ed")]
+    # "which national park": when some candidate says "Yosemite National Park", that is the name wanted
+    by_thing = expected == WHO and bool(nouns) and any(names_the_thing(item.candidate.sentence.text, nouns, question) for item in scored)
+
     def holds(text: str) -> bool:
         if expected == HOW_MANY:  # "millions of swings" counts, but "2 million swings" says how many
             return has_answer_type(expected, _VAGUE_COUNT.sub(" ", text), question) and counts_what_is_asked(text, question)
+        if by_thing:
+            return names_the_thing(text, nouns, question)
         return has_answer_type(expected, text, question)
 
     if not expected or any(holds(g[0].candidate.sentence.text) for g in groups):
@@ -298,6 +304,19 @@ def _add_answer_type(question: Question, groups: list[list[Scored]], scored: lis
         if (sentence.doc_id, sentence.position) not in cited and holds(sentence.text):
             return (groups[: limit - 1] + [[item]]) if len(groups) >= limit else groups + [[item]]
     return groups
+
+
+def names_the_thing(text: str, nouns: list[str], question: Question) -> bool:
+    """Does the sentence hold a name made with the thing asked for and a word the question does
+    not have: "Yosemite National Park" for "which national park", "President Biden" for "which
+    president" (not "National Interagency Fire Center", not "Tampa Bay Lightning" for "which team")?"""
+    asked = {w.lower() for w in words(question.text)}
+    head = nouns[-1]
+    for match in _NAME.finditer(text):
+        lowered = [re.sub(r"['’]s$", "", w).lower() for w in match.group().split()]
+        if head in lowered and any(w not in asked for w in lowered if w != head):
+            return True
+    return False
 
 
 def refers_without_naming(text: str, thing: list[str]) -> bool:

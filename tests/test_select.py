@@ -172,3 +172,16 @@ def test_what_happened_frames_a_question_and_is_no_term_to_cover():
 def test_how_soon_after_a_leading_clause_asks_when():
     assert analyze("According to the White House, how soon could vaccines be available?").kind == WHEN
     assert analyze("How long have the talks been going on?").kind == WHEN
+
+
+def test_which_national_park_wants_a_name_made_with_national_park():
+    question = analyze("A wildfire forced people to evacuate communities near which national park?")
+    title = "Wildfire forces evacuations"
+    france = _candidate("A wildfire in the Gironde region of France forced people to evacuate communities.", 0.8, doc="a", title=title)
+    yosemite = _candidate("The Oak Fire ignited near Yosemite National Park and forced people to evacuate.", 0.45, doc="b", axis=1, title=title)
+    assert _cited(question, [france, yosemite]) == [("a", 0), ("b", 0)]
+    # "President Biden" names the president asked for: nothing else is needed
+    question = analyze("Which US president had a call with Netanyahu?")
+    biden = _candidate("The call between President Biden and Netanyahu went well.", 0.8, title="The call")
+    herzog = _candidate("Blinken met Israeli President Isaac Herzog after the call.", 0.5, position=2, axis=1, title="The call")
+    assert _cited(question, [biden, herzog]) == [("a", 0)]
