@@ -283,7 +283,7 @@ def _add_answer_type(question: Question, groups: list[list[Scored]], scored: lis
     place), also cite the best candidate that does, if it answers well enough on its own."""
     expected = expected_answer_type(question)
 
-    nouns = [word for word in question.thing if not word.endswith("ed")]
+    nouns = thing_nouns(question.thing)
     # "which national park": when some candidate says "Yosemite National Park", that is the name wanted
     by_thing = expected == WHO and bool(nouns) and any(names_the_thing(item.candidate.sentence.text, nouns, question) for item in scored)
 
@@ -306,6 +306,15 @@ def _add_answer_type(question: Question, groups: list[list[Scored]], scored: lis
     return groups
 
 
+def thing_nouns(thing: list[str]) -> list[str]:
+    """The words of "which …" that name the thing, without a verb in -ed: "which country announced…"."""
+    return [word for word in thing if not word.endswith("ed")]
+
+
+def _without_possessive(word: str) -> str:
+    return re.sub(r"['’]s$", "", word)
+
+
 def names_the_thing(text: str, nouns: list[str], question: Question) -> bool:
     """Does the sentence hold a name made with the thing asked for and a word the question does
     not have: "Yosemite National Park" for "which national park", "President Biden" for "which
@@ -313,7 +322,7 @@ def names_the_thing(text: str, nouns: list[str], question: Question) -> bool:
     asked = {w.lower() for w in words(question.text)}
     head = nouns[-1]
     for match in _NAME.finditer(text):
-        lowered = [re.sub(r"['’]s$", "", w).lower() for w in match.group().split()]
+        lowered = [_without_possessive(w.lower()) for w in match.group().split()]
         if head in lowered and any(w not in asked for w in lowered if w != head):
             return True
     return False
@@ -322,8 +331,7 @@ def names_the_thing(text: str, nouns: list[str], question: Question) -> bool:
 def refers_without_naming(text: str, thing: list[str]) -> bool:
     """Does the sentence speak of the thing asked for as "the show", "this popular show"? Then
     its name is given elsewhere in the article ("the town of Rafah" names it)."""
-    nouns = [word for word in thing if not word.endswith("ed")]  # "which country announced…"
-    for word in nouns:
+    for word in thing_nouns(thing):
         # the word itself in lowercase: "the call between President Biden" is not "the president"
         for match in re.finditer(rf"\b(?i:the|this|that|its|their)\s+(?:[\w’'-]+\s+){{0,4}}{re.escape(word)}\b", text):
             rest = text[match.end() :]
@@ -337,7 +345,7 @@ def refers_without_naming(text: str, thing: list[str]) -> bool:
 def _names_something_new(text: str, best_text: str, question: Question) -> bool:
     """Does ``text`` hold a name that neither the question nor the best sentence holds?"""
     def plain(text: str) -> set[str]:
-        return {re.sub(r"['’]s$", "", word) for word in words(text)}
+        return {_without_possessive(word) for word in words(text)}
 
     known = plain(" ".join(question.names) + " " + best_text)
     return any(not plain(m.group()) <= known for m in _NAME.finditer(text))
