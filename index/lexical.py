@@ -279,11 +279,12 @@ class LexicalIndex:
 
     def article_texts(self, doc_id: str) -> list[str]:
         """The stored sentences of an article, in reading order."""
-        index = self.article_of.get(doc_id)
-        if index is None:
+        doc = self.article_of.get(doc_id)
+        if doc is None:
             return []
-        rows = np.flatnonzero(self.columns[:, _DOC] == index)
-        return [self.text(row) for row in rows[np.argsort(self.columns[rows, _POSITION], kind="stable")]]
+        # the (article, position) keys that find() searches hold an article's rows together, in order
+        first, end = np.searchsorted(self._sorted_keys, [doc << 32, (doc + 1) << 32])
+        return [self.text(int(row)) for row in self._key_order[first:end]]
 
     def article_ready(self, doc_id: str) -> bool:
         """Is the article completely written (so it may be cited)?"""

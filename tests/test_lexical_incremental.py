@@ -51,7 +51,11 @@ def bm25_by_node(table) -> dict:
 
 
 def assert_same(updated, built) -> None:
-    assert snapshot(updated) == snapshot(built)
+    rows = snapshot(built)
+    assert snapshot(updated) == rows
+    for record in built.articles:  # an article's sentences in reading order, whatever the row order
+        in_order = [row[4] for row in sorted(rows.values(), key=lambda row: row[1]) if row[0] == record["doc_id"]]
+        assert updated.article_texts(record["doc_id"]) == built.article_texts(record["doc_id"]) == in_order
     assert sorted(updated.articles, key=lambda r: r["doc_id"]) == sorted(built.articles, key=lambda r: r["doc_id"])
     for record in built.articles:
         assert np.array_equal(updated.article_vector(record["doc_id"]), built.article_vector(record["doc_id"]))
