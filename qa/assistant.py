@@ -139,11 +139,12 @@ class Assistant:
         question = (question or "").strip()
         filters = Filters(list(sources or []), published_from, published_to)
         history = [h.strip() for h in (history or []) if h and h.strip()]
-        extractive = self._extractive(question, history, filters)
+        generation = self.store.generation()  # read once: the cache key and the table agree
+        extractive = self._extractive(question, history, filters, generation)
         if self.llm is None or extractive.abstained:
             yield extractive
             return
-        key = ("llm",) + self._cache_key(question, history, filters)
+        key = ("llm",) + self._cache_key(question, history, filters, generation)
         cached = self._answers.get(key)
         if cached is not None:
             yield copy.deepcopy(cached)
@@ -163,51 +164,52 @@ class Assistant:
         self._remember(key, answer)
         yield copy.deepcopy(answer)
 
-    def _cache_key(self, question: str, history: list[str], filters: Filters) -> tuple:
-        # Any change to the store or the tuning misses the cache.
-        return (question, tuple(history), repr(filters), repr(self.tuning), self.store.generation())
+    def _cache_key(self, question: str, history: list[str], filters: Filters, generation: str) -> tuple:
+        # Any change to the store (its generation token) or the tuning misses the cache.
+        return (question, tuple(history), repr(filters), repr(self.tuning), generation)
 
     def _remember(self, key: tuple, answer: Answer) -> None:
         self._answers[key] = answer
         while len(self._answers) > 512:
             self._answers.pop(next(iter(self._answers)))
 
-    def _extractive(self, question: str, history: list[str], filters: Filters) -> Answer:
-        """The answer made of the cited sentences themselves (what ``ask`` returns without an LLM)."""
+    def _extractive(self, question: str, history: list[str], filters: Filters, generation: str) -> Answer:
+        """The answer made of the cited sentences themselves (what ``ask`` returns without an LLM), from
+        the store as of ``generation``."""
         if not question:
             return Answer(question, self.not_found, True, resolved_question=question)
         # A conversation re-asks its earlier questions to resolve the latest one; the cache
         # makes each turn cost one answer.
-        key = self._cache_key(question, history, filters)
+        key = self._cache_key(question, history, filters, generation)
         cached = self._answers.get(key)
         if cached is None:
-            cached = self._ask_uncached(question, history, filters)
+            cached = self._ask_uncached(question, history, filters, generation)
             self._remember(key, cached)
         return copy.deepcopy(cached)
 
-    def _ask_uncached(self, question: str, history: list[str], filters: Filters) -> Answer:
+    def _ask_uncached(self, question: str, history: list[str], filters: Filters, generation: str) -> Answer:
         if not history:
-            return self._answer(question, question, filters)
+            return self._answer(question, question, filters, generation)
         # Resolve the conversation oldest first: each follow-up leans on the answer before it.
-        previous = self._extractive(history[-1], history[:-1], filters)
-        resolved = self._condensed(question, history, filters) or resolve_followup(question, previous.resolved_question, antecedent_of(previous))
+        previous = self._extractive(history[-1], history[:-1], filters, generation)
+        resolved = self._condensed(question, history, filters, generation) or resolve_followup(question, previous.resolved_question, antecedent_of(previous))
         exclude = set()
         if analyze(resolved).wants_more:
             exclude = {(c.doc_id, c.start) for c in previous.citations}  # "what else": not the same again
-        return self._answer(question, resolved, filters, exclude)
+        return self._answer(question, resolved, filters, generation, exclude)
 
-    def _condensed(self, question: str, history: list[str], filters: Filters) -> str:
+    def _condensed(self, question: str, history: list[str], filters: Filters, generation: str) -> str:
         """With an LLM: the follow-up rewritten as a standalone question (prompts/condense.txt) from
         the earlier questions and their answers; "" without one or when it resolves nothing."""
         if self.llm is None:
             return ""
-        turns = [(earlier, self._extractive(earlier, history[:i], filters).text) for i, earlier in enumerate(history)]
+        turns = [(earlier, self._extractive(earlier, history[:i], filters, generation).text) for i, earlier in enumerate(history)]
         return condense(self.llm, self.prompts, question, turns)
 
-    def _answer(self, question: str, resolved: str, filters: Filters, exclude: set = frozenset()) -> Answer:
+    def _answer(self, question: str, resolved: str, filters: Filters, generation: str, exclude: set = frozenset()) -> Answer:
         analysis = analyze(resolved)
         retriever = self.retriever
-        lexical = retriever.lexical
+        lexical = retriever.table(generation)
         # One table for the whole ask: candidates, term weights and citation metadata agree.
         candidates = retriever.candidates(analysis.text, analysis.terms, filters, table=lexical)
 

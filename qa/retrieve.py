@@ -74,7 +74,10 @@ class Retriever:
     def lexical(self) -> LexicalIndex:
         """The sentence table and BM25 index of the store's current generation: loaded from its
         saved copy, or updated from the one held, when the generation token shows a write by any process."""
-        generation = self.store.generation()  # changes on every write, by any process
+        return self.table(self.store.generation())  # the token changes on every write, by any process
+
+    def table(self, generation: str) -> LexicalIndex:
+        """The sentence table as of ``generation`` (a token the caller has just read)."""
         with self._lock:
             if self._lexical is None or generation != self._lexical.generation:
                 self._lexical = load_or_build(self.store, generation, previous=self._lexical)
