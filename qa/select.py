@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from index.sentences import BODY
 from index.terms import STOPWORDS, acronyms, stem, terms, words
 from qa.question import HOW_MANY, SAID, WHEN, WHERE, WHO, Question
 from qa.retrieve import Candidate
@@ -34,6 +35,7 @@ class Tuning:
     max_sentences: int = 3
     max_said_sentences: int = 3
     duplicate_cosine: float = 0.95
+    min_headline_share: float = 0.40  # a body sentence holding this share of a headline's terms is its source
 
 
 @dataclass
@@ -104,6 +106,9 @@ def has_answer_type(kind: str, text: str, question: Question) -> bool:
     if kind == WHERE:
         return bool(_PLACE.search(text))
     if kind == WHO:
+        nouns = thing_nouns(question.thing)
+        if question.kind != WHO and nouns and describes_the_thing(text, nouns):
+            return True
         asked = {w.lower() for name in question.names for w in name.split()}
         return any(m.group().split()[0].lower() not in asked | _CALENDAR for m in _NAME.finditer(text))
     return False
@@ -129,6 +134,13 @@ def speaks(candidate: Candidate, speaker: str, full_names: Callable[[str, str], 
     if not asked or not said_by:
         return False
     return bool(asked & speaker_tokens(said_by)) or bool(asked & speaker_tokens(full_names(candidate.sentence.doc_id, said_by)))
+
+
+def own_terms(candidate: Candidate) -> set[str]:
+    """The sentence's terms with its speaker's: stored in the table, else tokenised here (a
+    candidate made elsewhere)."""
+    sentence = candidate.sentence
+    return set(candidate.terms or terms(sentence.text + " " + sentence.speaker))
 
 
 def coverage(question_terms: list[str], present: set[str], idf: Callable[[str], float]) -> float:
@@ -160,7 +172,7 @@ def score_candidates(
         sentence = candidate.sentence
         # terms(text + " " + speaker) and the neighbours' terms come from the table; a candidate made
         # elsewhere (no stored terms) is tokenised here
-        own = set(candidate.terms or terms(sentence.text + " " + sentence.speaker)) | acronyms(sentence.text)
+        own = own_terms(candidate) | acronyms(sentence.text)
         neighbour_terms = candidate.neighbour_terms or [terms(n.text) for n in candidate.neighbours]
         context = own.union(*neighbour_terms) | set(terms(candidate.title))
         cov = coverage(key_terms, own, idf)
@@ -212,6 +224,7 @@ def select(
         return [], f"the articles do not cover: {', '.join(missing)}"
 
     scored = [s for s in score_candidates(question, candidates, idf, tuning, known, full_names) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
+    everything = scored  # a headline's source answers through the headline, whatever the filters below say
     if question.kind == SAID and question.speaker:
         # Only the speaker's own words (quoted or reported) answer "what did X say";
         # a sentence that merely mentions X is someone else speaking.
@@ -254,6 +267,7 @@ def select(
     if question.wants_name and question.thing:
         groups = _add_where_named(question, groups, scored, limit)
     groups = _add_answer_type(question, groups, scored, limit, tuning)
+    groups = _add_headline_sources(groups, everything, idf, limit, tuning)
     return groups, ""
 
 
@@ -328,6 +342,19 @@ def names_the_thing(text: str, nouns: list[str], question: Question) -> bool:
     return False
 
 
+_COMPLEMENT = r"(?:in|of|over|on|to|for|with|about|between|from|against|at|by)"
+
+
+def describes_the_thing(text: str, nouns: list[str]) -> bool:
+    """Does the sentence say which one of the thing asked for it speaks of, by a phrase after it:
+    "the delay in reaching an agreement" for "what delay…"? A time ("the shows on Tuesday") says
+    when, not which."""
+    for match in re.finditer(rf"\b{re.escape(nouns[-1])}(?:e?s)?\s+{_COMPLEMENT}\s+((?:the\s+)?\w+)", text, re.I):
+        if not _DATE.search(match.group(1)):
+            return True
+    return False
+
+
 def refers_without_naming(text: str, thing: list[str]) -> bool:
     """Does the sentence speak of the thing asked for as "the show", "this popular show"? Then
     its name is given elsewhere in the article ("the town of Rafah" names it)."""
@@ -365,10 +392,45 @@ def _add_where_named(question: Question, groups: list[list[Scored]], scored: lis
             if sentence.doc_id != referring.doc_id or (sentence.doc_id, sentence.position) in cited:
                 continue
             if _names_something_new(sentence.text, referring.text, question):
-                kept = groups[: index + 1] + [[item]] + groups[index + 1 :]
-                if len(kept) > limit:
-                    kept.pop(next(i for i in range(len(kept) - 1, -1, -1) if i not in (index, index + 1)))
-                return kept
+                return _insert_after(groups, index, item, limit)
+    return groups
+
+
+def _insert_after(groups: list[list[Scored]], index: int, item: Scored, limit: int) -> list[list[Scored]]:
+    """``item`` right after group ``index``, which it completes; when that makes too many, the
+    weakest other group gives way."""
+    kept = groups[: index + 1] + [[item]] + groups[index + 1 :]
+    if len(kept) > limit:
+        kept.pop(next(i for i in range(len(kept) - 1, -1, -1) if i not in (index, index + 1)))
+    return kept
+
+
+def headline_source(headline: Candidate, scored: list[Scored], idf: Callable[[str], float], tuning: Tuning) -> Scored | None:
+    """The body sentence of the headline's article that holds most of the headline's weighted
+    terms, if it holds enough: a headline sums up a sentence, which is the evidence to cite."""
+    held = own_terms(headline)
+    total = sum(idf(t) for t in held)
+    best, best_share = None, tuning.min_headline_share
+    for item in scored:
+        sentence = item.candidate.sentence
+        if sentence.doc_id != headline.sentence.doc_id or sentence.kind != BODY or item.score < tuning.min_score:
+            continue
+        share = sum(idf(t) for t in held & own_terms(item.candidate)) / total if total else 0.0
+        if share >= best_share:
+            best, best_share = item, share
+    return best
+
+
+def _add_headline_sources(groups: list[list[Scored]], scored: list[Scored], idf: Callable[[str], float], limit: int, tuning: Tuning) -> list[list[Scored]]:
+    """A cited headline brings the body sentence it sums up, right after it."""
+    for index, group in enumerate(list(groups)):
+        headline = group[0].candidate
+        if headline.sentence.kind == BODY:
+            continue
+        source = headline_source(headline, scored, idf, tuning)
+        if source is not None and (source.candidate.sentence.doc_id, source.candidate.sentence.position) not in _cited(groups):
+            position = next(i for i, g in enumerate(groups) if g[0].candidate is headline)
+            groups = _insert_after(groups, position, source, limit)
     return groups
 
 

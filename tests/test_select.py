@@ -7,7 +7,7 @@ import numpy as np
 from index.store import StoredSentence
 from qa.question import HOW_MANY, SAID, WHEN, WHERE, WHO, analyze
 from qa.retrieve import Candidate
-from qa.select import Tuning, has_answer_type, refers_without_naming, select
+from qa.select import Tuning, describes_the_thing, has_answer_type, refers_without_naming, select
 
 
 def test_a_date_is_not_a_count():
@@ -38,11 +38,13 @@ def test_time_of_day_wants_a_time_not_a_weekday():
     assert has_answer_type(WHEN, "Blinken met Herzog on Wednesday.", analyze("When did Blinken meet Herzog?"))
 
 
-def _candidate(text: str, dense: float, doc: str = "a", position: int = 0, axis: int = 0, title: str = "", speaker: str = "") -> Candidate:
+def _candidate(
+    text: str, dense: float, doc: str = "a", position: int = 0, axis: int = 0, title: str = "", speaker: str = "", kind: str = "body"
+) -> Candidate:
     """A retrieved sentence; ``axis`` picks its unit embedding (distinct axes are never near-duplicates)."""
     sentence = StoredSentence(
         node_id=f"{doc}#{position}", doc_id=doc, position=position, start=0, end=len(text), text=text,
-        kind="body", speaker=speaker, embedding=np.eye(4, dtype=np.float32)[axis],
+        kind=kind, speaker=speaker, embedding=np.eye(4, dtype=np.float32)[axis],
     )
     return Candidate(sentence=sentence, fused=1.0, dense=dense, context_dense=dense, title=title)
 
@@ -185,3 +187,30 @@ def test_which_national_park_wants_a_name_made_with_national_park():
     biden = _candidate("The call between President Biden and Netanyahu went well.", 0.8, title="The call")
     herzog = _candidate("Blinken met Israeli President Isaac Herzog after the call.", 0.5, position=2, axis=1, title="The call")
     assert _cited(question, [biden, herzog]) == [("a", 0)]
+
+
+def test_a_cited_headline_brings_the_sentence_it_sums_up():
+    """The headline paraphrases a quote; the quote is the evidence, so it is cited after the
+    headline even though it shares no term with "what did X tell Y about Z"."""
+    question = analyze("What did Blinken tell Herzog about getting a ceasefire?")
+    headline = _candidate("Blinken tells Herzog the only reason a ceasefire would not be achieved is 'because of Hamas'", 0.8, position=0, axis=0, speaker="Blinken", kind="title")
+    other = _candidate("Blinken met Herzog and said he wants a ceasefire now.", 0.7, position=3, axis=1, speaker="Blinken")
+    quote = _candidate("“And the only reason that would not be achieved is because of Hamas.”", 0.4, position=4, axis=2, speaker="Blinken")
+    unrelated = _candidate("The weather in Tel Aviv was warm on Wednesday.", 0.4, position=5, axis=3)
+    cited = _cited(question, [headline, other, quote, unrelated])
+    assert cited[:2] == [("a", 0), ("a", 4)]
+    assert ("a", 5) not in cited
+    # A body sentence brings nothing: only headlines sum up others.
+    body = _candidate(headline.sentence.text, 0.8, position=1, axis=0, speaker="Blinken")
+    assert ("a", 4) not in _cited(question, [body, other, quote, unrelated])
+
+
+def test_a_phrase_after_the_thing_says_which_one():
+    assert describes_the_thing("Hamas is blamed for the delay in reaching an agreement.", ["delay"])
+    assert describes_the_thing("The delays at the border grew.", ["delay"])
+    assert not describes_the_thing("The shows on Tuesday earned several nominations.", ["show"])
+    assert not describes_the_thing("There was a delay.", ["delay"])
+    question = analyze("What delay does Blinken seem to hold Hamas responsible for?")
+    assert has_answer_type(WHO, "The U.S. leader appeared to blame Hamas for the delay in reaching an agreement.", question)
+    # "which president" asks for a person: a phrase after "president" names nobody
+    assert not has_answer_type(WHO, "He met the president of the council.", analyze("Which president did he meet?"))
