@@ -68,6 +68,13 @@ _DATE_NUMBER = re.compile(
     rf"|\b(?:in|since|by|until|from|of|during|before|after|early|late|mid-?)\s+(?:19|20)\d\d\b|\b\d{{1,2}}:\d\d\b|\b\d{{1,2}}\s*[ap]\.?m\b\.?",
     re.I,
 )
+# Numbers that label rather than count: "versions 1.0 through 4.0", "Game 3", "a Level 5 alert".
+_LABEL_NUMBER = re.compile(
+    r"\b(?:versions?|models?|no|nos|numbers?|games?|seasons?|episodes?|levels?|categor(?:y|ies)|chapters?|sections?|articles?|"
+    r"phases?|stages?|rounds?|titles?|routes?|highways?|interstates?|flights?|rooms?|units?|apartments?|pages?|grades?)\.?\s+"
+    r"\d[\d.]*(?:\s*(?:-|–|through|to|and|or)\s*\d[\d.]*)?(?:\s*,\s*\d[\d.]*)*",
+    re.I,
+)
 _COUNTED = re.compile(r"\bhow\s+many\s+((?:[\w-]+\s+){0,3}?[\w-]+)(?=\s+(?:are|were|is|was|did|do|does|have|has|had|will|would|could|can|of|in|on|at|for|from|to|that)\b|\s*[?,.]|$)", re.I)
 _AUXILIARY = frozenset("are were is was did do does have has had will would could can".split())
 _VAGUE_COUNT = re.compile(r"\b(?:dozens|hundreds|thousands|millions|billions|trillions|several)\b", re.I)
@@ -99,7 +106,7 @@ def has_answer_type(kind: str, text: str, question: Question) -> bool:
         asked = {m.group().lower() for m in _NUMBER.finditer(question.text)}
         # "How many times…" is answered by an ordinal: the "seventh visit" is the seventh time.
         ordinal_counts = bool(_ASKS_TIMES.search(question.text))
-        counts = _DATE_NUMBER.sub(" ", text)
+        counts = _LABEL_NUMBER.sub(" ", _DATE_NUMBER.sub(" ", text))
         return any(
             m.group().lower() not in asked and (ordinal_counts or not _ORDINAL.fullmatch(m.group())) for m in _NUMBER.finditer(counts)
         )

@@ -214,3 +214,11 @@ def test_a_phrase_after_the_thing_says_which_one():
     assert has_answer_type(WHO, "The U.S. leader appeared to blame Hamas for the delay in reaching an agreement.", question)
     # "which president" asks for a person: a phrase after "president" names nobody
     assert not has_answer_type(WHO, "He met the president of the council.", analyze("Which president did he meet?"))
+
+
+def test_a_number_that_labels_counts_nothing():
+    question = analyze("Approximately how many baby swings and rockers were recalled this week?")
+    assert not has_answer_type(HOW_MANY, "4moms recalled its MamaRoo Baby Swing — versions 1.0 through 4.0 — and RockaRoo.", question)
+    assert not has_answer_type(HOW_MANY, "The team lost in Game 3 after a Level 5 alert.", question)
+    assert has_answer_type(HOW_MANY, "The recall affects 2 million MamaRoo swings.", question)
+    assert has_answer_type(HOW_MANY, "They played 5 games.", question)
