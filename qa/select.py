@@ -453,13 +453,12 @@ def headline_source(headline: Candidate, scored: list[Scored], idf: Callable[[st
 
 def _add_headline_sources(groups: list[list[Scored]], scored: list[Scored], idf: Callable[[str], float], limit: int, tuning: Tuning) -> list[list[Scored]]:
     """A cited headline brings the body sentence it sums up, right after it."""
-    for index, group in enumerate(list(groups)):
-        headline = group[0].candidate
-        if headline.sentence.kind == BODY:
+    for headline in [g[0].candidate for g in groups if g[0].candidate.sentence.kind != BODY]:
+        position = next((i for i, g in enumerate(groups) if g[0].candidate is headline), None)
+        if position is None:  # gave way to an earlier headline's source
             continue
         source = headline_source(headline, scored, idf, tuning)
         if source is not None and (source.candidate.sentence.doc_id, source.candidate.sentence.position) not in _cited(groups):
-            position = next(i for i, g in enumerate(groups) if g[0].candidate is headline)
             groups = _insert_after(groups, position, source, limit)
     return groups
 
