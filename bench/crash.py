@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import hashlib
 import json
 import os
@@ -64,8 +63,11 @@ from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-# realtimeqa sets the offline environment and puts the repository first on sys.path
-from realtimeqa import DEFAULT_DATA, ROOT, git_state, load_jsonl, percentile  # noqa: E402
+# common sets the offline environment and puts the repository first on sys.path
+from common import (  # noqa: E402
+    DEFAULT_DATA, ROOT, add_json_flag, child_env, commit_note, data_missing, envelope, finish, json_from_process,
+    load_jsonl, logger, machine_line, percentile, quietly, start_run,
+)
 
 QA = ROOT / ".venv" / "bin" / "qa"
 KILL_WINDOW = (0.2, 1.0)  # share of the calibrated ingest time within which a kill is drawn
@@ -73,14 +75,7 @@ ON_WRITE_JITTER = 0.03  # seconds after a seen store change within which an on-w
 POLL = 0.005  # seconds between looks at the store's files
 
 
-def log(message: str) -> None:
-    print(f"[crash] {message}", file=sys.stderr, flush=True)
-
-
-def child_env() -> dict:
-    """The environment of every child process: offline, importing this working tree."""
-    path = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "PYTHONPATH": str(ROOT) + (os.pathsep + path if path else "")}
+log = logger("crash")
 
 
 # --- run in a fresh process: open the store, measure, re-ingest -----------------------
@@ -283,10 +278,7 @@ def run_check(store_dir: Path, batch: Optional[Path], data_dir: Path, questions:
                "--data", str(data_dir), "--questions", str(questions)]
     if batch is not None:
         command += ["--batch-file", str(batch)]
-    done = subprocess.run(command, capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"check step failed: {done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json_from_process(command, timeout, "check step")
 
 
 def kill_phase(check: dict) -> str:
@@ -421,7 +413,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--questions", type=int, default=3, help="dev questions asked after each repair (default 3)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with articles.jsonl and questions.jsonl")
     parser.add_argument("--store", default=None, help="folder for the store and batches (default: a temporary one, deleted at the end)")
-    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    add_json_flag(parser)
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed to each process")
     parser.add_argument("--step", choices=["check"], help=argparse.SUPPRESS)  # internal: the check in this process
     parser.add_argument("--batch-file", type=Path, help=argparse.SUPPRESS)
@@ -430,24 +422,20 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    for name in ("articles.jsonl", "questions.jsonl"):
-        if not (args.data / name).is_file():
-            print(f"error: {args.data / name} not found (use --data DIR)", file=sys.stderr)
-            return 2
+    if data_missing(args.data):
+        return 2
     if args.trials < 1 or args.batch < 1:
         print("error: --trials and --batch must be at least 1", file=sys.stderr)
         return 2
     if args.step:
         questions = [q["question"] for q in load_jsonl(args.data / "questions.jsonl") if q.get("answer_in_gold")]
-        with contextlib.redirect_stdout(sys.stderr):  # library chatter must not get between us and the JSON line
-            result = check_step(args.store, args.batch_file, questions[: args.questions])
-        print(json.dumps(result))
+        print(json.dumps(quietly(lambda: check_step(args.store, args.batch_file, questions[: args.questions]))))
         return 0
     if not QA.exists():
         print(f"error: {QA} not found (the product's CLI in the repository's .venv)", file=sys.stderr)
         return 2
 
-    started, load_start = time.perf_counter(), os.getloadavg()[0]
+    start = start_run()
     with tempfile.TemporaryDirectory(prefix="qa-crash-", ignore_cleanup_errors=True) as tmp:
         work = Path(args.store or tmp)
         store_dir = work / "store"
@@ -457,27 +445,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         store_dir.mkdir(parents=True, exist_ok=True)
         measured = run_trials(store_dir, work, args.data, args.trials, args.batch, args.seed, args.questions, args.timeout)
     summary = summarize(measured["trials"])
-    result = {
-        "benchmark": "crash",
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        **git_state(),
-        "seed": args.seed,
-        "batch": args.batch,
-        "summary": summary,
-        **measured,
-        "runtime_seconds": round(time.perf_counter() - started, 1),
-        "load_avg_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
-        "cores": os.cpu_count(),
-    }
-    if not args.json:
-        print(f"Crash safety: {args.trials} real `qa ingest` processes of {args.batch} RealTimeQA dev articles killed with SIGKILL "
-              f"(seed {args.seed}); commit {result['commit']}{' + uncommitted qa/index changes' if result['dirty'] else ''}")
-        print()
-        print(format_tables(measured["trials"], summary))
-        print()
-        print(f"calibrated ingest time {measured['expected_ingest_s']}s; runtime {result['runtime_seconds']:.0f}s; "
-              f"1-minute load average {result['load_avg_1min'][0]} at start, {result['load_avg_1min'][1]} at end ({result['cores']} cores)")
-    print(json.dumps(result))
+    result = envelope("crash", start, args, seed=args.seed, batch=args.batch, summary=summary, **measured)
+    text = "\n".join([
+        f"Crash safety: {args.trials} real `qa ingest` processes of {args.batch} RealTimeQA dev articles killed with SIGKILL "
+        f"(seed {args.seed}); {commit_note(result)}",
+        "",
+        format_tables(measured["trials"], summary),
+        "",
+        f"calibrated ingest time {measured['expected_ingest_s']}s; {machine_line(result)}",
+    ])
+    finish(result, text, args.json)
     return 0
 
 
