@@ -21,19 +21,17 @@ p95 <= 150 ms.
     .venv/bin/python bench/coldstart.py                      # everything (baseline ingest: minutes)
     .venv/bin/python bench/coldstart.py --no-baseline        # quicker
     .venv/bin/python bench/coldstart.py --store DIR          # reuse a store (ingest reports it unchanged)
+    .venv/bin/python bench/coldstart.py --json               # only the JSON line
 
-The last line printed is one JSON object with every figure.
+The last line printed is always one JSON object with every figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,15 +42,16 @@ from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import realtimeqa as rtqa  # noqa: E402  (sets the offline environment and puts the repo first on sys.path)
+# common sets the offline environment and puts the repository first on sys.path
+from common import (  # noqa: E402
+    DEFAULT_DATA, ROOT, add_json_flag, child_env, commit_note, data_missing, envelope, finish, free_port, logger,
+    machine_line, percentile, start_run,
+)
+import realtimeqa as rtqa  # noqa: E402  (its baseline and its product_reply are reused)
 
-ROOT = rtqa.ROOT
 QUESTION = "Who won the presidential election in Colombia?"
 QA_CLI = [sys.executable, "-m", "qa.cli"]
-
-
-def env() -> dict:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+log = logger("coldstart")
 
 
 # --- fresh processes ------------------------------------------------------------
@@ -61,7 +60,7 @@ def env() -> dict:
 def time_to_first_line(command: list[str]) -> tuple[float, str]:
     """Seconds from starting ``command`` until it prints its first stdout line; then waits for it."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=ROOT)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
     first = process.stdout.readline()
     seconds = time.perf_counter() - started
     rest, errors = process.communicate(timeout=600)
@@ -71,7 +70,7 @@ def time_to_first_line(command: list[str]) -> tuple[float, str]:
 
 
 def ingest(store: Path, articles: Path) -> str:
-    done = subprocess.run(QA_CLI + ["--store", str(store), "ingest", str(articles)], capture_output=True, text=True, env=env(), cwd=ROOT)
+    done = subprocess.run(QA_CLI + ["--store", str(store), "ingest", str(articles)], capture_output=True, text=True, env=child_env(), cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     return done.stdout.strip()
@@ -81,12 +80,6 @@ def drop_side_index(store: Path) -> None:
     from index.store import SIDE_DIR
 
     shutil.rmtree(store / SIDE_DIR, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def resident_mib(pid: int) -> float:
@@ -102,7 +95,7 @@ def serve_ready(store: Path, timeout: float = 300) -> tuple[float, float]:
     started = time.perf_counter()
     process = subprocess.Popen(
         QA_CLI + ["--store", str(store), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env(), cwd=ROOT,
     )
     try:
         while time.perf_counter() - started < timeout:
@@ -126,7 +119,7 @@ def serve_ready(store: Path, timeout: float = 300) -> tuple[float, float]:
 
 def import_breakdown(command: list[str], top: int = 8) -> list[tuple[str, float]]:
     """Cumulative import seconds by top-level package for ``python -X importtime`` of ``command``."""
-    done = subprocess.run([sys.executable, "-X", "importtime"] + command[1:], capture_output=True, text=True, env=env(), cwd=ROOT)
+    done = subprocess.run([sys.executable, "-X", "importtime"] + command[1:], capture_output=True, text=True, env=child_env(), cwd=ROOT)
     totals: dict[str, float] = defaultdict(float)
     for line in done.stderr.splitlines():
         match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\s*)(\S+)", line)
@@ -151,8 +144,8 @@ def warm_latencies(store: Path, questions: list[dict]) -> dict:
         warm_up = rtqa.product_reply(assistant, rtqa.WARM_UP_QUESTION).seconds * 1000
         latencies = [rtqa.product_reply(assistant, q["question"]).seconds * 1000 for q in questions]
         figures[label] = {
-            "p50_ms": round(rtqa.percentile(latencies, 0.50), 1),
-            "p95_ms": round(rtqa.percentile(latencies, 0.95), 1),
+            "p50_ms": round(percentile(latencies, 0.50), 1),
+            "p95_ms": round(percentile(latencies, 0.95), 1),
             "warm_up_ms": round(warm_up, 1),
         }
     table = assistant.retriever.lexical
@@ -169,15 +162,10 @@ def baseline_latencies(articles_path: Path, questions: list[dict]) -> dict:
         retriever = rtqa.baseline_ingest(embed_model, vector_store, articles_path, run)
         run.warm_up_ms = rtqa.baseline_reply(retriever, rtqa.WARM_UP_QUESTION).seconds * 1000
         latencies = [rtqa.baseline_reply(retriever, q["question"]).seconds * 1000 for q in questions]
-    return {"p50_ms": round(rtqa.percentile(latencies, 0.50), 1), "p95_ms": round(rtqa.percentile(latencies, 0.95), 1)}
+    return {"p50_ms": round(percentile(latencies, 0.50), 1), "p95_ms": round(percentile(latencies, 0.95), 1)}
 
 
 # --- report -------------------------------------------------------------------------
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
 
 
 def format_table(result: dict) -> str:
@@ -207,51 +195,50 @@ def format_table(result: dict) -> str:
 
 def run(data_dir: Path, store: Optional[Path], repeats: int, baseline: bool) -> dict:
     articles_path, _, questions = rtqa.load_dev_set(data_dir, None)
-    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="coldstart-store-", ignore_cleanup_errors=True) as scratch:
         store = store or Path(scratch) / "store"
-        rtqa.log(f"ingest into {store}: {ingest(store, articles_path)}")
+        log(f"ingest into {store}: {ingest(store, articles_path)}")
         ask = QA_CLI + ["--store", str(store), "ask", QUESTION]
         drop_side_index(store)  # as right after an ingest: the first ask builds and saves it
         after_ingest, answer = time_to_first_line(ask)
-        rtqa.log(f"first ask {after_ingest:.2f}s: {answer[:80]}")
+        log(f"first ask {after_ingest:.2f}s: {answer[:80]}")
         saved = [time_to_first_line(ask)[0] for _ in range(repeats)]
         serve = [serve_ready(store) for _ in range(repeats)]
         imports = import_breakdown(ask)
-        rtqa.log("warm asks")
+        log("warm asks")
         warm = warm_latencies(store, questions)
     result = {
-        "benchmark": "coldstart",
-        **rtqa.git_state(),
         "questions": len(questions),
         "cold": {
             "ask_after_ingest_s": round(after_ingest, 2),
-            "ask_saved_s": round(median(saved), 2),
+            "ask_saved_s": round(percentile(saved, 0.5), 2),
             "ask_saved_runs_s": [round(s, 2) for s in saved],
-            "serve_ready_s": round(median([s for s, _ in serve]), 2),
+            "serve_ready_s": round(percentile([s for s, _ in serve], 0.5), 2),
             "serve_ready_runs_s": [round(s, 2) for s, _ in serve],
-            "serve_rss_mib": round(median([m for _, m in serve]), 1),
+            "serve_rss_mib": round(percentile([m for _, m in serve], 0.5), 1),
         },
         "imports": [(name, round(seconds, 3)) for name, seconds in imports],
         "warm": warm,
     }
     if baseline:
-        rtqa.log("baseline: ingest and retrieve")
+        log("baseline: ingest and retrieve")
         result["baseline"] = baseline_latencies(articles_path, questions)
-    result["load_avg_1min"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
     return result
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=rtqa.DEFAULT_DATA, help="folder with articles.jsonl and questions.jsonl")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with articles.jsonl and questions.jsonl")
     parser.add_argument("--store", type=Path, help="use this store (the dev corpus is ingested into it if missing)")
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per cold measure (median)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the LlamaIndex baseline (its ingest takes minutes)")
+    add_json_flag(parser)
     args = parser.parse_args(argv)
-    result = run(args.data, args.store, args.repeats, not args.no_baseline)
-    print(format_table(result))
-    print(json.dumps(result))
+    if data_missing(args.data):
+        return 2
+    start = start_run()
+    result = envelope("coldstart", start, args, **run(args.data, args.store, args.repeats, not args.no_baseline))
+    finish(result, f"Cold start and warm ask on the RealTimeQA dev corpus; {commit_note(result)}\n\n{format_table(result)}\n\n{machine_line(result)}", args.json)
     return 0
 
 

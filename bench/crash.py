@@ -7,14 +7,20 @@ articles already stored whole (same content hash) and writes the rest.
 
 The corpus is the RealTimeQA dev set (``../shared/eval/realtimeqa-dev/``, 100 CNN articles).
 A base store is built by a real ``qa ingest`` of its first ``--batch`` articles (that run's
-wall time also calibrates when a batch ingest ends). Then each trial:
+wall time also calibrates when a batch ingest ends, and the writes it makes, counted as the
+on-write trials count them, how many writes a batch ingest makes). Then each trial:
 
 1. writes a batch of ``--batch`` further articles under fresh ids (``c03-rtqa-…``), so every
    trial adds new articles, and starts ``.venv/bin/qa --store DIR ingest BATCH``;
 2. kills it with SIGKILL. Even trials ("timed") kill after a delay drawn uniformly between
    20% and 100% of the calibrated ingest time: most land while a batch is being embedded.
-   Odd trials ("on-write") draw the same delay, then wait for the next change to the store's
-   files (a Chroma write) and kill within 0-30 ms of it, to land inside a write;
+   Odd trials ("on-write") kill inside a write: ``Store.write_articles`` first writes the
+   batch's article records marked ``writing`` and marks them ``ready`` only after all their
+   sentences are in, so the store holds records marked ``writing`` exactly while a write is
+   under way. The driver polls for them (every 5 ms, reading Chroma's SQLite file read-only
+   and without locks, so the writer is never held up) and kills within 0-30 ms of their
+   appearing, at the first write, the second, … in turn (cycling through as many writes as
+   the calibrating ingest made);
 3. a fresh process opens the store through the product (``qa.Assistant``; the constructor
    runs ``Store.repair``) and measures, straight from Chroma:
    - articles stored before the kill that are lost or changed (fingerprint of the record's
@@ -48,13 +54,12 @@ The last line printed is always one JSON object with every figure.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime
 import hashlib
 import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -64,23 +69,19 @@ from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-# realtimeqa sets the offline environment and puts the repository first on sys.path
-from realtimeqa import DEFAULT_DATA, ROOT, git_state, load_jsonl, percentile  # noqa: E402
+# common sets the offline environment and puts the repository first on sys.path
+from common import (  # noqa: E402
+    DEFAULT_DATA, ROOT, add_json_flag, child_env, commit_note, data_missing, envelope, finish, json_from_process,
+    load_jsonl, logger, machine_line, percentile, quietly, start_run,
+)
 
 QA = ROOT / ".venv" / "bin" / "qa"
-KILL_WINDOW = (0.2, 1.0)  # share of the calibrated ingest time within which a kill is drawn
-ON_WRITE_JITTER = 0.03  # seconds after a seen store change within which an on-write kill lands
-POLL = 0.005  # seconds between looks at the store's files
+KILL_WINDOW = (0.2, 1.0)  # share of the calibrated ingest time within which a timed kill is drawn
+ON_WRITE_JITTER = 0.03  # seconds after a write's records appear within which an on-write kill lands
+POLL = 0.005  # seconds between looks at the store
 
 
-def log(message: str) -> None:
-    print(f"[crash] {message}", file=sys.stderr, flush=True)
-
-
-def child_env() -> dict:
-    """The environment of every child process: offline, importing this working tree."""
-    path = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "PYTHONPATH": str(ROOT) + (os.pathsep + path if path else "")}
+log = logger("crash")
 
 
 # --- run in a fresh process: open the store, measure, re-ingest -----------------------
@@ -207,17 +208,43 @@ def check_step(store_dir: str, batch_path: Optional[Path], questions: list[str])
 # --- the driver: ingest processes to kill, checks in fresh processes ------------------
 
 
-def store_stamp(store_dir: Path) -> tuple:
-    """Size and modification time of the store's files (Chroma's SQLite and vector segments)."""
-    stamp = []
-    for path in sorted(store_dir.rglob("*")):
-        if ".qa-side-index" in path.parts:
-            continue
-        with contextlib.suppress(OSError):
-            info = path.stat()
-            if path.is_file():
-                stamp.append((str(path), info.st_size, info.st_mtime_ns))
-    return tuple(stamp)
+def records_writing(store_dir: Path) -> Optional[int]:
+    """How many article records the store holds marked ``writing``: nonzero exactly while a
+    ``Store.write_articles`` is under way (its first step marks them, its last marks them
+    ``ready``). Read from Chroma's SQLite file read-only with no locks (``immutable``), so the
+    writer is never held up; None when the read caught the file being rewritten."""
+    from index.store import WRITING
+
+    path = store_dir / "chroma.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            query = "SELECT count(*) FROM embedding_metadata WHERE key = 'state' AND string_value = ?"
+            return db.execute(query, (WRITING,)).fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:  # torn read, or Chroma has not made its tables yet
+        return None
+
+
+def watch_writes(process: subprocess.Popen, store_dir: Path, target: Optional[int], timeout: float) -> int:
+    """Poll the store while ``process`` runs, counting the writes that begin (records marked
+    ``writing`` appear after none were); return as soon as write number ``target`` has begun,
+    else when the process ends: the number of writes begun."""
+    started = time.perf_counter()
+    writes, idle = 0, False
+    while process.poll() is None and time.perf_counter() - started < timeout:
+        count = records_writing(store_dir)
+        if count == 0:
+            idle = True
+        elif count and idle:
+            writes, idle = writes + 1, False
+            if writes == target:
+                break
+        time.sleep(POLL)
+    return writes
 
 
 def write_batch(path: Path, records: list[dict], prefix: str) -> None:
@@ -230,37 +257,38 @@ def ingest_command(store_dir: Path, batch: Path) -> list[str]:
     return [str(QA), "--store", str(store_dir), "ingest", "--json", str(batch)]
 
 
-def calibrate(store_dir: Path, base: Path, timeout: int) -> float:
+def calibrate(store_dir: Path, base: Path, timeout: int) -> tuple[float, int]:
     """Build the base store with a real, unkilled ``qa ingest``; its wall time (model load
-    included) is the expected time of a batch ingest of the same size."""
-    started = time.perf_counter()
-    done = subprocess.run(ingest_command(store_dir, base), capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=timeout)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"base ingest failed: {done.stderr[-2000:]}")
-    log(f"base store: {done.stdout.strip().splitlines()[-1]} in {wall:.1f}s")
-    return wall
+    included) and the writes it made are those expected of a batch ingest of the same size."""
+    with tempfile.TemporaryFile("w+") as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(ingest_command(store_dir, base), stdout=subprocess.PIPE, stderr=errors,
+                                   text=True, env=child_env(), cwd=ROOT)
+        writes = watch_writes(process, store_dir, None, timeout)
+        out, _ = process.communicate(timeout=timeout)
+        wall = time.perf_counter() - started
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"base ingest failed: {errors.read()[-2000:]}")
+    log(f"base store: {out.strip().splitlines()[-1]} in {wall:.1f}s, {writes} writes")
+    return wall, writes
 
 
-def killed_ingest(store_dir: Path, batch: Path, delay: float, on_write: bool, rng: random.Random, timeout: int) -> dict:
-    """Start ``qa ingest`` on the batch and SIGKILL it after ``delay`` seconds (on-write: at
-    the first store change after that). Returns when and how it ended."""
-    process = subprocess.Popen(ingest_command(store_dir, batch), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True, env=child_env(), cwd=ROOT)
+def killed_ingest(store_dir: Path, batch: Path, delay: float, target_write: Optional[int], rng: random.Random,
+                  timeout: int) -> dict:
+    """Start ``qa ingest`` on the batch and SIGKILL it after ``delay`` seconds, or (on-write,
+    ``target_write`` given) once that write has begun. Returns when and how it ended."""
+    process = subprocess.Popen(ingest_command(store_dir, batch), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=child_env(), cwd=ROOT)
     started = time.perf_counter()
-    killed_at, changes = None, 0
+    killed_at, writes = None, None
     try:
-        while process.poll() is None and time.perf_counter() - started < delay:
-            time.sleep(POLL * 4)
-        if on_write and process.poll() is None:
-            stamp = store_stamp(store_dir)
-            while process.poll() is None and time.perf_counter() - started < timeout:
-                time.sleep(POLL)
-                now = store_stamp(store_dir)
-                if now != stamp:
-                    changes += 1
-                    time.sleep(rng.uniform(0, ON_WRITE_JITTER))
-                    break
+        if target_write is None:
+            while process.poll() is None and time.perf_counter() - started < delay:
+                time.sleep(POLL * 4)
+        else:
+            writes = watch_writes(process, store_dir, target_write, timeout)
+            time.sleep(rng.uniform(0, ON_WRITE_JITTER))
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             killed_at = time.perf_counter() - started
@@ -273,7 +301,8 @@ def killed_ingest(store_dir: Path, batch: Path, delay: float, on_write: bool, rn
         "ended_s": round(time.perf_counter() - started, 2),  # an unkilled run: about its duration (polled)
         "exit": process.returncode,
         "killed": process.returncode == -signal.SIGKILL,
-        "store_change_seen": bool(changes),
+        "target_write": target_write,
+        "writes_begun": writes,  # on-write: the writes seen begun before the kill
     }
 
 
@@ -283,10 +312,7 @@ def run_check(store_dir: Path, batch: Optional[Path], data_dir: Path, questions:
                "--data", str(data_dir), "--questions", str(questions)]
     if batch is not None:
         command += ["--batch-file", str(batch)]
-    done = subprocess.run(command, capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"check step failed: {done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json_from_process(command, timeout, "check step")
 
 
 def kill_phase(check: dict) -> str:
@@ -308,7 +334,7 @@ def run_trials(store_dir: Path, work: Path, data_dir: Path, trials: int, batch_s
     rest = corpus[batch_size:]
     base = work / "base.jsonl"
     write_batch(base, corpus[:batch_size], "")
-    expected_s = calibrate(store_dir, base, timeout)
+    expected_s, writes_per_batch = calibrate(store_dir, base, timeout)
     before = run_check(store_dir, None, data_dir, questions, timeout)
     log(f"base check: {before['articles_ready']} articles, {before['sentences']} sentences, "
         f"open {before['open_repair_s']:.2f}s, {before['repaired']} repaired")
@@ -320,8 +346,9 @@ def run_trials(store_dir: Path, work: Path, data_dir: Path, trials: int, batch_s
         start = (trial * batch_size) % len(rest)
         write_batch(batch, [rest[(start + i) % len(rest)] for i in range(batch_size)], f"c{trial:02d}-")
         on_write = trial % 2 == 1
-        delay = rng.uniform(*KILL_WINDOW) * expected_s
-        kill = killed_ingest(store_dir, batch, delay, on_write, rng, timeout)
+        delay = rng.uniform(*KILL_WINDOW) * expected_s  # drawn for every trial: a seed gives the same timed kills
+        target_write = 1 + (trial // 2) % max(1, writes_per_batch) if on_write else None
+        kill = killed_ingest(store_dir, batch, delay, target_write, rng, timeout)
         check = run_check(store_dir, batch, data_dir, questions, timeout)
         after_kill, after_reingest = check.pop("fingerprints"), check.pop("fingerprints_after")
         lost = [doc_id for doc_id in fingerprints if doc_id not in after_kill]
@@ -330,7 +357,7 @@ def run_trials(store_dir: Path, work: Path, data_dir: Path, trials: int, batch_s
         row = {
             "trial": trial,
             "mode": "on-write" if on_write else "timed",
-            "delay_s": round(delay, 2),
+            "delay_s": None if on_write else round(delay, 2),
             **kill,
             "phase": kill_phase(check) if kill["killed"] else "ended before the kill",
             "before": len(fingerprints),
@@ -347,7 +374,7 @@ def run_trials(store_dir: Path, work: Path, data_dir: Path, trials: int, batch_s
         log(f"trial {trial} ({row['mode']}): {ended} ({row['phase']}), repaired {row['repaired']}, "
             f"batch ready {row['batch_ready']}/{row['batch']}, lost {row['lost']}, changed {row['changed']}, "
             f"re-ingest {'ok' if row['reingest_ok'] else 'NOT OK'} ({row['reingest']['added']} added, {row['reingest']['unchanged']} unchanged)")
-    return {"expected_ingest_s": round(expected_s, 1), "base": before, "trials": rows}
+    return {"expected_ingest_s": round(expected_s, 1), "writes_per_batch": writes_per_batch, "base": before, "trials": rows}
 
 
 def mismatches(row: dict) -> int:
@@ -364,6 +391,8 @@ def summarize(rows: list[dict]) -> dict:
         "trials": len(rows),
         "killed": sum(row["killed"] for row in rows),
         "phases": dict(Counter(row["phase"] for row in rows)),
+        "on_write_trials": sum(row["mode"] == "on-write" for row in rows),
+        "on_write_mid_write": sum(row["mode"] == "on-write" and row["phase"] == "mid-write" for row in rows),
         "articles_before_kills": sum(row["before"] for row in rows),
         "lost": sum(row["lost"] for row in rows),
         "changed": sum(row["changed"] for row in rows),
@@ -388,8 +417,9 @@ def format_tables(rows: list[dict], summary: dict) -> str:
     ]
     for row in rows:
         r = row["reingest"]
+        mode = f"{row['mode']} (write {row['target_write']})" if row["target_write"] else row["mode"]
         lines.append(
-            f"| {row['trial']} | {row['mode']} | {row['kill_s'] if row['kill_s'] is not None else '-'} | {row['phase']} "
+            f"| {row['trial']} | {mode} | {row['kill_s'] if row['kill_s'] is not None else '-'} | {row['phase']} "
             f"| {row['before']} | {row['lost']} | {row['changed']} | {row['repaired']} | {row['batch_ready']}/{row['batch']} "
             f"| {row['open_repair_s']:.2f} | {mismatches(row)} | {'yes' if row['side_equal'] else 'NO'} "
             f"| {row['citations'] - row['bad_citations']}/{row['citations']} "
@@ -402,6 +432,7 @@ def format_tables(rows: list[dict], summary: dict) -> str:
         "|---|---:|",
         f"| trials (SIGKILL delivered) | {s['trials']} ({s['killed']}) |",
         f"| where the kills landed | {', '.join(f'{k} {v}' for k, v in sorted(s['phases'].items()))} |",
+        f"| on-write kills that landed inside a write (mid-write) | {s['on_write_mid_write']} of {s['on_write_trials']} |",
         f"| articles stored before a kill, lost / changed | {s['lost']} / {s['changed']} of {s['articles_before_kills']:,} |",
         f"| half-written articles repaired on open | {s['repaired']} |",
         f"| killed-batch articles whole and ready after the kill | {s['batch_articles_whole_after_kill']} of {s['batch_articles']} |",
@@ -421,7 +452,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--questions", type=int, default=3, help="dev questions asked after each repair (default 3)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with articles.jsonl and questions.jsonl")
     parser.add_argument("--store", default=None, help="folder for the store and batches (default: a temporary one, deleted at the end)")
-    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    add_json_flag(parser)
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed to each process")
     parser.add_argument("--step", choices=["check"], help=argparse.SUPPRESS)  # internal: the check in this process
     parser.add_argument("--batch-file", type=Path, help=argparse.SUPPRESS)
@@ -430,24 +461,20 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    for name in ("articles.jsonl", "questions.jsonl"):
-        if not (args.data / name).is_file():
-            print(f"error: {args.data / name} not found (use --data DIR)", file=sys.stderr)
-            return 2
+    if data_missing(args.data):
+        return 2
     if args.trials < 1 or args.batch < 1:
         print("error: --trials and --batch must be at least 1", file=sys.stderr)
         return 2
     if args.step:
         questions = [q["question"] for q in load_jsonl(args.data / "questions.jsonl") if q.get("answer_in_gold")]
-        with contextlib.redirect_stdout(sys.stderr):  # library chatter must not get between us and the JSON line
-            result = check_step(args.store, args.batch_file, questions[: args.questions])
-        print(json.dumps(result))
+        print(json.dumps(quietly(lambda: check_step(args.store, args.batch_file, questions[: args.questions]))))
         return 0
     if not QA.exists():
         print(f"error: {QA} not found (the product's CLI in the repository's .venv)", file=sys.stderr)
         return 2
 
-    started, load_start = time.perf_counter(), os.getloadavg()[0]
+    start = start_run()
     with tempfile.TemporaryDirectory(prefix="qa-crash-", ignore_cleanup_errors=True) as tmp:
         work = Path(args.store or tmp)
         store_dir = work / "store"
@@ -457,27 +484,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         store_dir.mkdir(parents=True, exist_ok=True)
         measured = run_trials(store_dir, work, args.data, args.trials, args.batch, args.seed, args.questions, args.timeout)
     summary = summarize(measured["trials"])
-    result = {
-        "benchmark": "crash",
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        **git_state(),
-        "seed": args.seed,
-        "batch": args.batch,
-        "summary": summary,
-        **measured,
-        "runtime_seconds": round(time.perf_counter() - started, 1),
-        "load_avg_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
-        "cores": os.cpu_count(),
-    }
-    if not args.json:
-        print(f"Crash safety: {args.trials} real `qa ingest` processes of {args.batch} RealTimeQA dev articles killed with SIGKILL "
-              f"(seed {args.seed}); commit {result['commit']}{' + uncommitted qa/index changes' if result['dirty'] else ''}")
-        print()
-        print(format_tables(measured["trials"], summary))
-        print()
-        print(f"calibrated ingest time {measured['expected_ingest_s']}s; runtime {result['runtime_seconds']:.0f}s; "
-              f"1-minute load average {result['load_avg_1min'][0]} at start, {result['load_avg_1min'][1]} at end ({result['cores']} cores)")
-    print(json.dumps(result))
+    result = envelope("crash", start, args, seed=args.seed, batch=args.batch, summary=summary, **measured)
+    text = "\n".join([
+        f"Crash safety: {args.trials} real `qa ingest` processes of {args.batch} RealTimeQA dev articles killed with SIGKILL "
+        f"(seed {args.seed}); {commit_note(result)}",
+        "",
+        format_tables(measured["trials"], summary),
+        "",
+        f"calibrated ingest time {measured['expected_ingest_s']}s, {measured['writes_per_batch']} writes; {machine_line(result)}",
+    ])
+    finish(result, text, args.json)
     return 0
 
 

@@ -12,29 +12,32 @@ jobs on the machine falls on all of them alike. Compare ratios within a run.
 
     .venv/bin/python bench/embedder.py              # whole dev corpus (several minutes)
     .venv/bin/python bench/embedder.py --limit 500  # first 500 sentences only
+    .venv/bin/python bench/embedder.py --json       # only the JSON line
+
+The last line printed is always one JSON object with every figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# common sets the offline environment and puts the repository first on sys.path
+from common import (  # noqa: E402
+    DEFAULT_DATA, ROOT, add_json_flag, child_env, commit_note, data_missing, envelope, finish, load_jsonl, machine_line,
+    start_run,
+)
 
 import numpy as np  # noqa: E402
 
 from index.articles import Article, load_jsonl_file  # noqa: E402
 from index.sentences import split_sentences  # noqa: E402
 
-DEV = ROOT.parent / "shared" / "eval" / "realtimeqa-dev"
 CHUNKS = 8
 QUERIES = 50
 
@@ -60,30 +63,22 @@ def dev_sentences(data: Path) -> list[str]:
 
 
 def dev_questions(data: Path) -> list[str]:
-    with open(data / "questions.jsonl") as handle:
-        return [json.loads(line)["question"] for line in handle if line.strip()][:QUERIES]
+    return [q["question"] for q in load_jsonl(data / "questions.jsonl")][:QUERIES]
 
 
 def start_to_first_vector(code: str) -> float:
     """Wall seconds for a fresh interpreter to import, load the model and return one vector."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, env=child_env())
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEV, help="folder with articles.jsonl and questions.jsonl")
-    parser.add_argument("--limit", type=int, default=0, help="only the first N sentences")
-    args = parser.parse_args()
-    load_at_start = os.getloadavg()[0]
-    started = time.perf_counter()
-
-    sentences = dev_sentences(args.data)
-    if args.limit:
-        sentences = sentences[: args.limit]
-    questions = dev_questions(args.data)
+def measure(data: Path, limit: int) -> dict:
+    """Every encoder's speed, load time, start-to-first-vector time and agreement with torch."""
+    sentences = dev_sentences(data)
+    if limit:
+        sentences = sentences[:limit]
+    questions = dev_questions(data)
     chars = sum(map(len, sentences))
 
     from index.onnx_model import ensure_model
@@ -129,25 +124,56 @@ def main() -> None:
 
     first_vector = {name: start_to_first_vector(code) for name, code in FIRST_VECTOR.items()}
 
-    print(f"{len(sentences):,} dev sentences, {chars:,} characters; {len(questions)} queries; "
-          f"{os.cpu_count()} CPUs, load average {load_at_start:.2f} at start")
-    print()
-    print("| encoder   | chars/s | x torch | query p50 ms | query p95 ms | load s | start to first vector s | cosine min | cosine p1 | cosine mean |")
-    print("|-----------|--------:|--------:|-------------:|-------------:|-------:|------------------------:|-----------:|----------:|------------:|")
     reference = matrices["torch"]
+    figures = {}
     for name in encoders:
         cosine = (matrices[name] * reference).sum(axis=1)
-        rate = chars / seconds[name]
-        print(f"| {name:<9} | {rate:>7,.0f} | {rate / (chars / seconds['torch']):>7.2f} "
-              f"| {np.percentile(latencies[name], 50):>12.1f} | {np.percentile(latencies[name], 95):>12.1f} "
-              f"| {load_seconds[name]:>6.2f} | {first_vector[name]:>23.2f} "
-              f"| {cosine.min():>10.5f} | {np.percentile(cosine, 1):>9.5f} | {cosine.mean():>11.5f} |")
-    below = {name: int(((matrices[name] * reference).sum(axis=1) < 0.99).sum()) for name in encoders}
-    print()
-    print(f"sentences with cosine below 0.99: {below}")
-    print(f"runtime {time.perf_counter() - started:.0f} s; load average {load_at_start:.2f} at start, "
-          f"{os.getloadavg()[0]:.2f} at end")
+        figures[name] = {
+            "chars_per_s": round(chars / seconds[name]),
+            "x_torch": round(seconds["torch"] / seconds[name], 2),
+            "query_p50_ms": round(float(np.percentile(latencies[name], 50)), 1),
+            "query_p95_ms": round(float(np.percentile(latencies[name], 95)), 1),
+            "load_s": round(load_seconds[name], 2),
+            "start_to_first_vector_s": round(first_vector[name], 2),
+            "cosine_min": round(float(cosine.min()), 5),
+            "cosine_p1": round(float(np.percentile(cosine, 1)), 5),
+            "cosine_mean": round(float(cosine.mean()), 5),
+            "sentences_cosine_below_0_99": int((cosine < 0.99).sum()),
+        }
+    return {"sentences": len(sentences), "chars": chars, "queries": len(questions), "encoders": figures}
+
+
+def format_table(result: dict) -> str:
+    lines = [
+        f"{result['sentences']:,} dev sentences, {result['chars']:,} characters; {result['queries']} queries; {commit_note(result)}",
+        "",
+        "| encoder   | chars/s | x torch | query p50 ms | query p95 ms | load s | start to first vector s | cosine min | cosine p1 | cosine mean |",
+        "|-----------|--------:|--------:|-------------:|-------------:|-------:|------------------------:|-----------:|----------:|------------:|",
+    ]
+    for name, f in result["encoders"].items():
+        lines.append(
+            f"| {name:<9} | {f['chars_per_s']:>7,} | {f['x_torch']:>7.2f} | {f['query_p50_ms']:>12.1f} | {f['query_p95_ms']:>12.1f} "
+            f"| {f['load_s']:>6.2f} | {f['start_to_first_vector_s']:>23.2f} "
+            f"| {f['cosine_min']:>10.5f} | {f['cosine_p1']:>9.5f} | {f['cosine_mean']:>11.5f} |"
+        )
+    below = {name: f["sentences_cosine_below_0_99"] for name, f in result["encoders"].items()}
+    lines += ["", f"sentences with cosine below 0.99: {below}", machine_line(result)]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with articles.jsonl and questions.jsonl")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N sentences")
+    add_json_flag(parser)
+    args = parser.parse_args(argv)
+    if data_missing(args.data):
+        return 2
+    start = start_run()
+    result = envelope("embedder", start, args, **measure(args.data, args.limit))
+    finish(result, format_table(result), args.json)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -17,22 +17,20 @@ once (figures recorded, thresholds at zero); a threshold pair keeps a claim when
 it (no/invalid citation, a number or negation the sources lack) and both figures reach it.
 
     .venv/bin/python bench/llm_verify.py            # table, then one JSON line
+    .venv/bin/python bench/llm_verify.py --json     # only the JSON line
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import sys
 from pathlib import Path
+from typing import Optional
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# common sets the offline environment and puts the repository first on sys.path
+from common import ROOT, add_json_flag, commit_note, envelope, finish, load_jsonl, machine_line, start_run  # noqa: E402
 
 from qa.llm import DEFAULT_THRESHOLDS, Thresholds, verify  # noqa: E402
 from qa.llm import _BULLET, _strip_markers, split_claims  # noqa: E402  (to encode every claim in one batch)
@@ -142,25 +140,28 @@ def kept_share(rows, t_overlap: float, t_cosine: float) -> float:
     return kept / len(rows) if rows else 0.0
 
 
-def main() -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", default=str(ROOT / "eval" / "questions.jsonl"))
-    args = parser.parse_args()
+    add_json_flag(parser)
+    args = parser.parse_args(argv)
+    start = start_run()
+    lines: list[str] = []
 
     from index.embedder import shared_embedder
 
     embed = cached(shared_embedder().encode)
-    items = [json.loads(line) for line in open(args.questions, encoding="utf-8") if line.strip()]
+    items = load_jsonl(Path(args.questions))
     cases = build_cases(items, embed)
     # Encode every claim (as verify will see it) in one batch instead of one call per claim.
     embed([_BULLET.sub("", _strip_markers(p)) for pairs in cases.values() for _, claim in pairs for p in split_claims(claim)])
-    print("cases: " + ", ".join(f"{k} {len(v)}" for k, v in cases.items()))
+    lines.append("cases: " + ", ".join(f"{k} {len(v)}" for k, v in cases.items()))
     chosen = (DEFAULT_THRESHOLDS.min_overlap, DEFAULT_THRESHOLDS.min_cosine)
-    result: dict = {"cases": {k: len(v) for k, v in cases.items()}, "default": {"min_overlap": chosen[0], "min_cosine": chosen[1]}, "grid": []}
+    measured: dict = {"cases": {k: len(v) for k, v in cases.items()}, "default": {"min_overlap": chosen[0], "min_cosine": chosen[1]}, "grid": []}
     for rules in (True, False):
         data = figures(cases, embed, rules)
-        print(f"\nnumber/negation rules {'ON' if rules else 'OFF'}; kept share of faithful, shortened, paraphrased; dropped share of made-up (all, same article), half made-up")
-        print(f"{'overlap':>7} {'cosine':>6} | {'faithful':>8} {'short':>6} {'para':>6} | {'made-up':>7} {'same-doc':>8} {'half':>6}")
+        lines.append(f"\nnumber/negation rules {'ON' if rules else 'OFF'}; kept share of faithful, shortened, paraphrased; dropped share of made-up (all, same article), half made-up")
+        lines.append(f"{'overlap':>7} {'cosine':>6} | {'faithful':>8} {'short':>6} {'para':>6} | {'made-up':>7} {'same-doc':>8} {'half':>6}")
         for t_overlap in (0.0,) + OVERLAPS:
             for t_cosine in (-1.0,) + COSINES:
                 row = {
@@ -175,24 +176,25 @@ def main() -> int:
                     "half_made_up_dropped": round(1 - kept_share(data["half_made_up"], t_overlap, t_cosine), 4),
                 }
                 if rules:
-                    result["grid"].append({k: v for k, v in row.items() if k != "rules"})
+                    measured["grid"].append({k: v for k, v in row.items() if k != "rules"})
                 if (t_overlap, max(t_cosine, 0.0)) == chosen:
-                    result["rules_on" if rules else "rules_off"] = {k: v for k, v in row.items() if k not in ("rules", "min_overlap", "min_cosine")}
+                    measured["rules_on" if rules else "rules_off"] = {k: v for k, v in row.items() if k not in ("rules", "min_overlap", "min_cosine")}
                 mark = " <- default" if (t_overlap, max(t_cosine, 0.0)) == chosen else ""
-                print(
+                lines.append(
                     f"{t_overlap:>7.2f} {max(t_cosine, 0):>6.2f} | {row['faithful_kept']:>8.1%} {row['shortened_kept']:>6.1%} {row['paraphrased_kept']:>6.1%} | "
                     f"{row['made_up_dropped']:>7.1%} {row['same_doc_dropped']:>8.1%} {row['half_made_up_dropped']:>6.1%}{mark}"
                 )
         if rules:
             dropped_by_rules = sum(1 for reason, _, _ in data["made_up"] if reason)
-            print(f"made-up claims dropped by the number/negation rules alone: {dropped_by_rules}/{len(data['made_up'])}")
-            result["made_up_dropped_by_rules"] = dropped_by_rules
+            lines.append(f"made-up claims dropped by the number/negation rules alone: {dropped_by_rules}/{len(data['made_up'])}")
+            measured["made_up_dropped_by_rules"] = dropped_by_rules
             for kind in ("faithful", "shortened", "paraphrased"):
                 low = sorted(data[kind], key=lambda r: min(r[1], r[2]))[:3]
-                print(f"weakest {kind}: " + "; ".join(f"overlap {o:.2f} cosine {c:.2f}{' ' + r if r else ''}" for r, o, c in low))
+                lines.append(f"weakest {kind}: " + "; ".join(f"overlap {o:.2f} cosine {c:.2f}{' ' + r if r else ''}" for r, o, c in low))
             strong = sorted(data["made_up"], key=lambda r: -min(r[1], r[2]))[:3]
-            print("strongest made-up: " + "; ".join(f"overlap {o:.2f} cosine {c:.2f}{' (' + r + ')' if r else ''}" for r, o, c in strong))
-    print(json.dumps(result))
+            lines.append("strongest made-up: " + "; ".join(f"overlap {o:.2f} cosine {c:.2f}{' (' + r + ')' if r else ''}" for r, o, c in strong))
+    result = envelope("llm_verify", start, args, **measured)
+    finish(result, "\n".join([f"LLM answer verification; {commit_note(result)}", *lines, "", machine_line(result)]), args.json)
     return 0
 
 

@@ -37,8 +37,9 @@ Run from the repository root:
     .venv/bin/python bench/load.py --clients 4 --questions 3 --new-articles 0 --embedded   # quick look
 
 ``--embedded`` serves from an embedded store directory instead (no Chroma server; no
-concurrent ingest then). The last line printed is one JSON object with every figure; the
-exit code is 0 when there were no errors and no mix-ups.
+concurrent ingest then). ``--json`` prints only the JSON line. The last line printed is
+always one JSON object with every figure; the exit code is 0 when there were no errors and
+no mix-ups.
 """
 
 from __future__ import annotations
@@ -59,12 +60,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# common sets the offline environment and puts the repository first on sys.path
+from common import (  # noqa: E402
+    ROOT, add_json_flag, child_env, commit_note, envelope, finish, free_port, machine_line, percentile, start_run,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the working tree, as the qa script the run starts uses
 BIN = Path(sys.executable).parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 HOST = "127.0.0.1"  # loopback only
@@ -72,12 +73,6 @@ NEW_ARTICLES_QUESTION = "How many staff did the Portwell Qestral harbour office 
 
 
 # --- processes --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 class Processes:
@@ -90,8 +85,7 @@ class Processes:
 
     def start(self, name: str, args: list[str]) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "wb")
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False"}
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env(), cwd=ROOT)
         process.log_path = self.folder / f"{name}.log"  # type: ignore[attr-defined]
         with self.lock:
             self.started.append(process)
@@ -225,14 +219,6 @@ def run_load(url: str, plan: list[list[str]], call_timeout: float, deadline: flo
     return load
 
 
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))]
-
-
 # --- the concurrent ingest --------------------------------------------------------------------
 
 
@@ -296,7 +282,6 @@ def run_bench(
     """Run the whole load test; returns the figures (see ``main`` for the table)."""
     started = time.monotonic()
     deadline = started + timeout
-    load_before = os.getloadavg()
     if embedded:
         new_articles = 0  # an embedded store belongs to one process: nothing can ingest beside the app
     with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp:
@@ -310,11 +295,11 @@ def run_bench(
                 where = ["--store", str(folder / "store")]
                 chroma_port = None
             else:
-                chroma_port = free_port()
+                chroma_port = free_port(HOST)
                 chroma = processes.start("chroma", [str(BIN / "chroma"), "run", "--path", str(folder / "db"), "--host", HOST, "--port", str(chroma_port)])
                 wait_until(lambda: port_open(chroma_port), chroma, processes, 60, "chroma run")
                 where = ["--chroma-host", HOST, "--chroma-port", str(chroma_port)]
-            port = free_port()
+            port = free_port(HOST)
             url = f"http://{HOST}:{port}/"
             log(f"starting qa serve on {url} ({'embedded store' if embedded else f'Chroma server on port {chroma_port}'})")
             server = processes.start("serve", [str(BIN / "qa"), *where, "serve", "--host", HOST, "--port", str(port)])
@@ -334,7 +319,7 @@ def run_bench(
                 t = time.perf_counter()
                 before[question] = citations_key(ask(reference_client, question, call_timeout))
                 cold.append(time.perf_counter() - t)
-            log(f"references for {len(distinct)} questions; cold p50 {percentile(cold, 50) * 1000:.0f} ms")
+            log(f"references for {len(distinct)} questions; cold p50 {percentile(cold, 0.5) * 1000:.0f} ms")
 
             ingest = None
             watch = Watch()
@@ -426,18 +411,15 @@ def run_bench(
         "after_ingest_state_replies": sum(1 for c in ok if c.key == after[c.question] != before[c.question]),
         "distinct_questions": len(distinct),
         "answers_changed_by_ingest": changed,
-        "p50_ms": round(percentile(latencies, 50) * 1000),
-        "p95_ms": round(percentile(latencies, 95) * 1000),
+        "p50_ms": round(percentile(latencies, 0.5) * 1000),
+        "p95_ms": round(percentile(latencies, 0.95) * 1000),
         "max_ms": round(max(latencies, default=0) * 1000),
         "throughput_qps": round(len(ok) / wall, 2),
         "load_seconds": round(wall, 1),
-        "cold_p50_ms": round(percentile(cold, 50) * 1000),
-        "cold_p95_ms": round(percentile(cold, 95) * 1000),
+        "cold_p50_ms": round(percentile(cold, 0.5) * 1000),
+        "cold_p95_ms": round(percentile(cold, 0.95) * 1000),
         "store": "embedded" if embedded else "chroma-server",
         "ingest": ingest_result,
-        "runtime_seconds": round(time.monotonic() - started, 1),
-        "load_avg_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "cores": os.cpu_count(),
     }
 
 
@@ -460,7 +442,6 @@ def format_table(r: dict) -> str:
                                       f"{r['after_ingest_state_replies']}, in a state in between: {r['in_between_state_replies']}"),
             ("stale answers after it", f"{len(i['stale_after_ingest'])}; new articles cited after it: {i['new_articles_cited']}"),
         ]
-    rows.append(("machine", f"{r['cores']} cores, 1-min load average {r['load_avg_1min'][0]} at start, {r['load_avg_1min'][1]} at end"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
 
@@ -474,10 +455,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--call-timeout", type=float, default=120.0, help="seconds one call may take")
     parser.add_argument("--timeout", type=float, default=900.0, help="hard limit for the whole run, in seconds")
     parser.add_argument("--seed", type=int, default=6)
+    add_json_flag(parser)
     args = parser.parse_args(argv)
-    result = run_bench(args.clients, args.questions, args.new_articles, args.embedded, args.call_timeout, args.timeout, args.seed)
-    print(format_table(result))
-    print(json.dumps(result))
+    start = start_run()
+    figures = run_bench(args.clients, args.questions, args.new_articles, args.embedded, args.call_timeout, args.timeout, args.seed)
+    result = envelope("load", start, args, **figures)
+    finish(result, f"Load test of the web app's /ask API; {commit_note(result)}\n\n{format_table(result)}\n\n{machine_line(result)}", args.json)
     ingest_ok = not result["ingest"] or (result["ingest"]["exit_code"] == 0 and not result["ingest"]["skipped"])
     return 0 if result["errors"] == 0 and result["mixed_up"] == 0 and result["not_run"] == 0 and ingest_ok else 1
 

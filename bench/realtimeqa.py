@@ -24,7 +24,7 @@ Run from the repository root:
 
     .venv/bin/python bench/realtimeqa.py                  # everything, a few minutes
     .venv/bin/python bench/realtimeqa.py --limit 20       # quick look
-    .venv/bin/python bench/realtimeqa.py --json-only      # one JSON line only
+    .venv/bin/python bench/realtimeqa.py --json           # one JSON line only
     .venv/bin/python bench/realtimeqa.py --no-curve       # skip the min_score curve
     .venv/bin/python bench/realtimeqa.py --details /tmp/rtqa.jsonl   # also each question's citations
 
@@ -34,12 +34,8 @@ The last line printed is always one JSON object with every figure.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import datetime
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,15 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# common sets the offline environment and puts the repository first on sys.path
+from common import (  # noqa: E402
+    DEFAULT_DATA, add_json_flag, commit_note, data_missing, envelope, finish, load_jsonl, logger, machine_line,
+    percentile, quietly, start_run,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # benchmark the working tree, not an installed copy
-
-DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "realtimeqa-dev"
+log = logger("bench")
 TOP_N = 3
 # The product's best candidate scores about 0.40 at the least on this set, so the curve reaches well above that.
 CURVE_MIN_SCORES = (0.30, 0.34, 0.38, 0.42, 0.46, 0.50, 0.55, 0.60, 0.65)
@@ -63,12 +58,6 @@ WARM_UP_QUESTION = "What did the president say about the economy this week?"
 
 
 # --- data -------------------------------------------------------------------
-
-
-def load_jsonl(path: Path) -> list[dict]:
-    """Every non-empty line of a JSONL file, parsed."""
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def load_dev_set(data_dir: Path, limit: Optional[int]) -> tuple[Path, list[dict], list[dict]]:
@@ -251,14 +240,6 @@ def hit_rates(questions: list[dict], replies: list[Reply]) -> dict:
     }
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (the one qa.evaluate uses)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))]
-
-
 def figures(run: SystemRun, questions: list[dict], chars: int) -> dict:
     """All figures of one system."""
     latencies = [r.seconds * 1000 for r in run.replies]
@@ -366,17 +347,6 @@ def format_curve(curve: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def git_state() -> dict:
-    """The commit benchmarked and whether qa/ or index/ had uncommitted changes."""
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain", "--", "qa", "index"))}
-
-
 # --- main -------------------------------------------------------------------
 
 
@@ -411,7 +381,6 @@ def question_details(questions: list[dict], product_run: SystemRun, baseline_run
 
 def run_benchmark(data_dir: Path, limit: Optional[int], curve: bool) -> tuple[dict, list[dict]]:
     """Index with both systems, ask both; return every figure and the per-question details."""
-    started, load_start = time.perf_counter(), os.getloadavg()[0]
     articles_path, articles, questions = load_dev_set(data_dir, limit)
     chars = sum(len(a["text"]) for a in articles)
     product_run, baseline_run = SystemRun("product"), SystemRun("baseline")
@@ -435,9 +404,6 @@ def run_benchmark(data_dir: Path, limit: Optional[int], curve: bool) -> tuple[di
             log("abstention curve")
             curve_rows = abstention_curve(assistant, questions)
     result = {
-        "benchmark": "realtimeqa-dev",
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        **git_state(),
         "articles": len(articles),
         "article_chars": chars,
         "questions": len(questions),
@@ -445,21 +411,15 @@ def run_benchmark(data_dir: Path, limit: Optional[int], curve: bool) -> tuple[di
         "product": figures(product_run, questions, chars),
         "baseline": figures(baseline_run, questions, chars),
         "curve": curve_rows,
-        "runtime_seconds": round(time.perf_counter() - started, 1),
-        "load_avg_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],  # at start and end: 2 cores
     }
     return result, question_details(questions, product_run, baseline_run)
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="RealTimeQA dev benchmark: product vs the LlamaIndex baseline.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with articles.jsonl and questions.jsonl")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="ask only the first N questions")
-    parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
+    add_json_flag(parser)
     parser.add_argument("--curve", action=argparse.BooleanOptionalAction, default=True,
                         help="also print the product's min_score abstention curve (default: on)")
     parser.add_argument("--details", type=Path, default=None, metavar="FILE",
@@ -469,29 +429,24 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    for name in ("articles.jsonl", "questions.jsonl"):
-        if not (args.data / name).is_file():
-            print(f"error: {args.data / name} not found (use --data DIR)", file=sys.stderr)
-            return 2
-    with contextlib.redirect_stdout(sys.stderr):  # library chatter must not get between us and the JSON line
-        result, details = run_benchmark(args.data, args.limit, args.curve)
+    if data_missing(args.data):
+        return 2
+    start = start_run()
+    measured, details = quietly(lambda: run_benchmark(args.data, args.limit, args.curve))
+    result = envelope("realtimeqa-dev", start, args, **measured)
     if args.details:
         with open(args.details, "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in details)
-    if not args.json_only:
-        print(f"RealTimeQA dev: {result['questions']} questions (answer in a gold article), {result['articles']} articles, "
-              f"first {TOP_N} cited sentences; commit {result['commit']}{' + uncommitted qa/index changes' if result['dirty'] else ''}")
-        print()
-        print(format_table(result["product"], result["baseline"]))
-        if result["curve"]:
-            print()
-            print("Product abstention trade-off (tuning.min_score; * = current):")
-            print()
-            print(format_curve(result["curve"]))
-        print()
-        print(f"runtime {result['runtime_seconds']:.0f}s; 1-minute load average {result['load_avg_1min'][0]} at start, "
-              f"{result['load_avg_1min'][1]} at end ({os.cpu_count()} cores)")
-    print(json.dumps(result, ensure_ascii=False))
+    lines = [
+        f"RealTimeQA dev: {result['questions']} questions (answer in a gold article), {result['articles']} articles, "
+        f"first {TOP_N} cited sentences; {commit_note(result)}",
+        "",
+        format_table(result["product"], result["baseline"]),
+    ]
+    if result["curve"]:
+        lines += ["", "Product abstention trade-off (tuning.min_score; * = current):", "", format_curve(result["curve"])]
+    lines += ["", machine_line(result)]
+    finish(result, "\n".join(lines), args.json)
     return 0
 
 

@@ -45,11 +45,9 @@ The last line printed is always one JSON object with every figure.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,8 +56,11 @@ from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-# realtimeqa sets the offline environment and puts the repository first on sys.path
-from realtimeqa import DEFAULT_DATA, ROOT, load_jsonl, percentile  # noqa: E402
+# common sets the offline environment and puts the repository first on sys.path
+from common import (  # noqa: E402
+    DEFAULT_DATA, add_json_flag, commit_note, data_missing, envelope, finish, json_from_process, load_jsonl, logger,
+    machine_line, percentile, quietly, start_run,
+)
 
 VECTOR_BYTES = 384 * 4  # one MiniLM vector as float32
 WARM_UP_TEXT = "warming up the sentence encoder"  # not a question: the first ask must not find it cached
@@ -85,8 +86,7 @@ def memory_kb() -> dict:
     return figures
 
 
-def log(message: str) -> None:
-    print(f"[scale] {message}", file=sys.stderr, flush=True)
+log = logger("scale")
 
 
 def stored_copies(store, anchor: str, upto: int) -> set[int]:
@@ -274,13 +274,9 @@ def ask_after_a_write(assistant, store_dir: str, data_dir: Path, questions: list
 
 
 def run_step(step: str, store_dir: str, data_dir: Path, scale: int, timeout: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     command = [sys.executable, str(Path(__file__).resolve()), "--step", step, "--store", store_dir,
                "--data", str(data_dir), "--scales", str(scale)]
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, timeout=timeout, cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{step} step at {scale}x failed (exit {done.returncode})")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json_from_process(command, timeout, f"{step} step at {scale}x")
 
 
 def run_scales(store_dir: str, data_dir: Path, scales: list[int], timeout: int) -> list[dict]:
@@ -294,13 +290,6 @@ def run_scales(store_dir: str, data_dir: Path, scales: list[int], timeout: int) 
         rows.append(row)
         log(f"{scale}x: {json.dumps(row)}")
     return rows
-
-
-def git_state() -> dict:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
-    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain", "--", "qa", "index"))}
 
 
 def format_table(rows: list[dict]) -> str:
@@ -345,7 +334,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--scales", default="1,10,50", help="comma-separated multiples of the corpus, ascending (default 1,10,50)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with articles.jsonl and questions.jsonl")
     parser.add_argument("--store", default=None, help="store folder to grow (default: a temporary one, deleted at the end)")
-    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    add_json_flag(parser)
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed to each step's process")
     parser.add_argument("--step", choices=["build", "ask"], help=argparse.SUPPRESS)  # internal: one step in this process
     return parser.parse_args(argv)
@@ -361,44 +350,30 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not scales or scales != sorted(set(scales)) or scales[0] < 1:
         print("error: --scales must be ascending whole numbers from 1", file=sys.stderr)
         return 2
-    for name in ("articles.jsonl", "questions.jsonl"):
-        if not (args.data / name).is_file():
-            print(f"error: {args.data / name} not found (use --data DIR)", file=sys.stderr)
-            return 2
+    if data_missing(args.data):
+        return 2
     if args.step:
-        import contextlib
-
-        with contextlib.redirect_stdout(sys.stderr):  # library chatter must not get between us and the JSON line
-            if args.step == "build":
-                result = build_step(str(Path(args.store) / "store"), args.data, scales[-1])
-            else:
-                result = ask_step(str(Path(args.store) / "store"), args.data)
-        print(json.dumps(result))
+        store_dir = str(Path(args.store) / "store")
+        if args.step == "build":
+            print(json.dumps(quietly(lambda: build_step(store_dir, args.data, scales[-1]))))
+        else:
+            print(json.dumps(quietly(lambda: ask_step(store_dir, args.data))))
         return 0
 
-    started, load_start = time.perf_counter(), os.getloadavg()[0]
+    start = start_run()
     with tempfile.TemporaryDirectory(prefix="qa-scale-", ignore_cleanup_errors=True) as tmp:
         store_dir = args.store or tmp
         Path(store_dir).mkdir(parents=True, exist_ok=True)
         rows = run_scales(store_dir, args.data, scales, args.timeout)
-    result = {
-        "benchmark": "scale",
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        **git_state(),
-        "scales": rows,
-        "runtime_seconds": round(time.perf_counter() - started, 1),
-        "load_avg_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
-        "cores": os.cpu_count(),
-    }
-    if not args.json:
-        print(f"Scaling curve over the RealTimeQA dev corpus ({rows[0]['articles']} articles at {rows[0]['scale']}x); "
-              f"commit {result['commit']}{' + uncommitted qa/index changes' if result['dirty'] else ''}")
-        print()
-        print(format_table(rows))
-        print()
-        print(f"runtime {result['runtime_seconds']:.0f}s; 1-minute load average {result['load_avg_1min'][0]} at start, "
-              f"{result['load_avg_1min'][1]} at end ({result['cores']} cores)")
-    print(json.dumps(result))
+    result = envelope("scale", start, args, scales=rows)
+    text = "\n".join([
+        f"Scaling curve over the RealTimeQA dev corpus ({rows[0]['articles']} articles at {rows[0]['scale']}x); {commit_note(result)}",
+        "",
+        format_table(rows),
+        "",
+        machine_line(result),
+    ])
+    finish(result, text, args.json)
     return 0
 
 
