@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # common sets the offline environment and puts the repository first on sys.path
 from common import (  # noqa: E402
     DEFAULT_DATA, ROOT, add_json_flag, child_env, commit_note, data_missing, envelope, finish, free_port, logger,
-    machine_line, percentile, start_run,
+    machine_line, percentile, quietly, start_run,
 )
 import realtimeqa as rtqa  # noqa: E402  (its baseline and its product_reply are reused)
 
@@ -237,7 +237,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if data_missing(args.data):
         return 2
     start = start_run()
-    result = envelope("coldstart", start, args, **run(args.data, args.store, args.repeats, not args.no_baseline))
+    measured = quietly(lambda: run(args.data, args.store, args.repeats, not args.no_baseline))
+    result = envelope("coldstart", start, args, **measured)
     finish(result, f"Cold start and warm ask on the RealTimeQA dev corpus; {commit_note(result)}\n\n{format_table(result)}\n\n{machine_line(result)}", args.json)
     return 0
 
