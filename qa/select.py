@@ -156,14 +156,27 @@ def speaker_tokens(name: str) -> set[str]:
     return {w.replace(".", "") for w in words(name) if w not in STOPWORDS and w not in _TITLE_WORDS}
 
 
+# "comments from President Herzog", "Herzog's remarks": someone's words reported as a thing
+_SPEECH = r"(?:comments?|remarks?|statements?|words|warnings?|message|views|claims?|criticism|pledges?|promises?|assurances?)"
+_SPEECH_OF = re.compile(
+    rf"\b{_SPEECH}\s+(?:from|by|of)\s+((?:[A-Z][\w.’'-]*\s+){{0,3}}[A-Z][\w’'-]+)|\b([A-Z][\w.’'-]*(?:\s+[A-Z][\w’'-]+){{0,3}})[’']s?\s+{_SPEECH}\b"
+)
+
+
 def speaks(candidate: Candidate, speaker: str, full_names: Callable[[str, str], str] = lambda doc_id, name: "") -> bool:
     """Is ``speaker`` the one speaking? Also when the article's fuller name for the sentence's
-    speaker holds it: "the US" speaks through "US Secretary of State Antony Blinken"."""
+    speaker holds it ("the US" speaks through "US Secretary of State Antony Blinken"), and when the
+    sentence reports the speaker's words as a thing ("Blinken echoed comments from President Herzog")."""
     asked = speaker_tokens(speaker)
-    said_by = candidate.sentence.speaker
-    if not asked or not said_by:
+    if not asked:
         return False
-    return bool(asked & speaker_tokens(said_by)) or bool(asked & speaker_tokens(full_names(candidate.sentence.doc_id, said_by)))
+    sentence = candidate.sentence
+    if any(asked & speaker_tokens(match.group(1) or match.group(2)) for match in _SPEECH_OF.finditer(sentence.text)):
+        return True
+    said_by = sentence.speaker
+    if not said_by:
+        return False
+    return bool(asked & speaker_tokens(said_by)) or bool(asked & speaker_tokens(full_names(sentence.doc_id, said_by)))
 
 
 def own_terms(candidate: Candidate) -> set[str]:

@@ -234,3 +234,14 @@ def test_a_date_answers_when_only_in_a_clause_about_the_event():
     # a short date phrase belongs to the clause next to it, before or after
     assert dates_the_event("On Sunday, the IDF will start the operation.", question)
     assert dates_the_event("The IDF will start the operation, on Sunday.", question)
+
+
+def test_words_reported_as_a_thing_are_the_speakers():
+    """'What did Herzog say…' is answered by 'comments from President Herzog', though Blinken speaks."""
+    question = analyze("What did Herzog say about the ICC?")
+    assert question.kind == SAID
+    echoed = _candidate("Blinken echoed comments from President Herzog about efforts to use the ICC against Israel.", 0.5, speaker="Blinken")
+    mentioned = _candidate("Blinken met Herzog and spoke about the ICC.", 0.6, position=1, axis=1, speaker="Blinken")
+    assert _cited(question, [echoed, mentioned]) == [("a", 0)]
+    possessive = _candidate("Herzog’s remarks on the ICC drew praise.", 0.5, position=2, axis=2)
+    assert _cited(question, [possessive, mentioned]) == [("a", 2)]
