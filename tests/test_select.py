@@ -245,3 +245,14 @@ def test_words_reported_as_a_thing_are_the_speakers():
     assert _cited(question, [echoed, mentioned]) == [("a", 0)]
     possessive = _candidate("Herzog’s remarks on the ICC drew praise.", 0.5, position=2, axis=2)
     assert _cited(question, [possessive, mentioned]) == [("a", 2)]
+
+
+def test_the_town_of_rafah_is_a_place():
+    question = analyze("Which city did Netanyahu promise to enter?")
+    assert question.kind == WHERE
+    named = "On Tuesday evening, Netanyahu again promised to enter the southern town of Rafah, where Hamas still maintains control."
+    assert has_answer_type(WHERE, named, question)
+    assert not has_answer_type(WHERE, "Netanyahu promised to enter the town of his choice.", question)
+    # so no other sentence is brought in to supply a place
+    other = _candidate("Blinken will meet Netanyahu on Wednesday, where he will push for a pause in the operations in Gaza.", 0.5, position=1, axis=1)
+    assert _cited(question, [_candidate(named, 0.7, speaker="Netanyahu"), other]) == [("a", 0)]
