@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from index.sentences import BODY
+from index.sentences import BODY, TITLE
 from index.terms import STOPWORDS, acronyms, stem, terms, words
 from qa.question import HOW_MANY, SAID, WHEN, WHERE, WHO, Question
 from qa.retrieve import Candidate
@@ -383,7 +383,12 @@ def names_the_thing(text: str, nouns: list[str], question: Question) -> bool:
     head = nouns[-1]
     for match in _NAME.finditer(text):
         lowered = [_without_possessive(w.lower()) for w in match.group().split()]
-        if head in lowered and any(w not in asked for w in lowered if w != head):
+        while len(lowered) > 1 and lowered[-1] in _CALENDAR:
+            lowered.pop()  # "near Yosemite National Park Friday"
+        # the thing ends the name ("Yosemite National Park") or, for a person, titles it ("President
+        # Biden"); elsewhere it is part of something else ("National Park Service")
+        heads = (lowered[-1], lowered[0]) if question.kind == WHO else (lowered[-1],)
+        if head in heads and any(w not in asked for w in lowered if w != head):
             return True
     return False
 
@@ -432,6 +437,13 @@ def _add_where_named(question: Question, groups: list[list[Scored]], scored: lis
         referring = group[0].candidate.sentence
         if not refers_without_naming(referring.text, question.thing):
             continue
+        named_already = any(
+            g[0].candidate.sentence.doc_id == referring.doc_id and _names_something_new(g[0].candidate.sentence.text, referring.text, question)
+            for g in groups
+            if g is not group
+        )
+        if named_already:  # another cited sentence of the article gives the name
+            continue
         cited = _cited(groups)
         for item in scored:
             sentence = item.candidate.sentence
@@ -468,8 +480,9 @@ def headline_source(headline: Candidate, scored: list[Scored], idf: Callable[[st
 
 
 def _add_headline_sources(groups: list[list[Scored]], scored: list[Scored], idf: Callable[[str], float], limit: int, tuning: Tuning) -> list[list[Scored]]:
-    """A cited headline brings the body sentence it sums up, right after it."""
-    for headline in [g[0].candidate for g in groups if g[0].candidate.sentence.kind != BODY]:
+    """A cited title line brings the body sentence it sums up, right after it (a subheading or a
+    photo credit sums up no one sentence)."""
+    for headline in [g[0].candidate for g in groups if g[0].candidate.sentence.kind == TITLE]:
         position = next((i for i, g in enumerate(groups) if g[0].candidate is headline), None)
         if position is None:  # gave way to an earlier headline's source
             continue

@@ -7,7 +7,7 @@ import numpy as np
 from index.store import StoredSentence
 from qa.question import HOW_MANY, SAID, WHEN, WHERE, WHO, analyze
 from qa.retrieve import Candidate
-from qa.select import Tuning, dates_the_event, describes_the_thing, has_answer_type, refers_without_naming, select
+from qa.select import Tuning, dates_the_event, describes_the_thing, has_answer_type, names_the_thing, refers_without_naming, select
 
 
 def test_a_date_is_not_a_count():
@@ -256,3 +256,33 @@ def test_the_town_of_rafah_is_a_place():
     # so no other sentence is brought in to supply a place
     other = _candidate("Blinken will meet Netanyahu on Wednesday, where he will push for a pause in the operations in Gaza.", 0.5, position=1, axis=1)
     assert _cited(question, [_candidate(named, 0.7, speaker="Netanyahu"), other]) == [("a", 0)]
+
+
+def test_a_name_that_ends_with_the_thing_names_it():
+    question = analyze("Which national park was threatened by a wildfire?")
+    nouns = ["national", "park"]
+    assert names_the_thing("The fire ignited near Yosemite National Park Friday.", nouns, question)  # a weekday is no part of it
+    assert not names_the_thing("the statement from the National Park Service said.", nouns, question)  # a service, not a park
+    assert not names_the_thing("Photo: National Park Service/AP", nouns, question)
+    # a person's title comes first: "President Biden" names a president
+    assert names_the_thing("They met President Biden.", ["president"], analyze("Which president did they meet?"))
+
+
+def test_the_team_named_in_another_cited_sentence_needs_no_other():
+    """"The team's only loss…" says "the team"; when a cited sentence of the article already names
+    one, no further sentence is brought in (it would push out the one that names it)."""
+    question = analyze("Which team won the Stanley Cup in 2022?")
+    title = "Stanley Cup 2022"
+    loss = _candidate("The team’s only loss came in Game 3 of the Stanley Cup Finals.", 0.8, position=5, title=title)
+    winner = _candidate("The Colorado Avalanche defeated the Lightning to win the Stanley Cup on Sunday night.", 0.78, position=1, axis=1, title=title)
+    record = _candidate("Their road wins set a record in National Hockey League history.", 0.7, position=6, axis=2, title=title)
+    assert _cited(question, [loss, winner, record]) == [("a", 5), ("a", 1)]
+
+
+def test_a_subheading_or_photo_credit_brings_no_source():
+    question = analyze("Which national park was threatened by a wildfire?")
+    credit = _candidate("National Park Service/AP", 0.7, position=3, kind="heading")
+    said = _candidate("In the park, officials moved all visitors out, the National Park Service said.", 0.6, position=4, axis=1)
+    yosemite = _candidate("The Oak Fire ignited near Yosemite National Park on Friday.", 0.55, position=8, axis=2, doc="b")
+    fire = _candidate("A CNN analysis of National Interagency Fire Center data shows a spike in wildfires.", 0.75, position=1, axis=3, doc="c")
+    assert ("b", 8) in _cited(question, [fire, credit, said, yosemite])
