@@ -34,6 +34,8 @@ _REACT = re.compile(
     r"^\s*how\s+(?:did|does|has)\s+(?P<who>.+?)\s+(?:respond|react|reply)\w*\b(?:\s+to\b)?(?P<topic>.*)$",
     re.IGNORECASE,
 )
+# "What did KFC add to its menu?" puts something somewhere; "What else did he add?" speaks.
+_ADDS_TO = re.compile(r"\badd(?:ed|s)?\s+to\b", re.I)
 _KIND_RULES = [
     (HOW_MANY, re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:number|percentage|share|amount|sum|price)\b", re.I)),
     (WHEN, re.compile(r"(?:^|[,;:]\s*)\s*(?:when\b|how\s+(?:long|often|soon)\b|what\s+(?:day|date|time|year|month|week)\b|(?:on|in|at|since)\s+which\s+(?:day|date|year|month|time)\b|at\s+what\s+time\b)", re.I)),
@@ -75,7 +77,7 @@ def analyze(text: str) -> Question:
     asked = _asking_sentence(question.text)
     for pattern in (_SAID, _SAID_ALT, _REACT):
         match = pattern.match(asked.rstrip("?"))
-        if match and _looks_like_name(match["who"]):
+        if match and _looks_like_name(match["who"]) and not _ADDS_TO.search(asked):
             question.kind = SAID
             question.speaker = _strip_article(match["who"])
             question.topic = match["topic"].strip(" ?.")

@@ -86,7 +86,8 @@ _ASKS_TIMES = re.compile(r"\bhow\s+many\s+(?:times|visits|trips|terms|rounds|att
 _ASKS_TIME_OF_DAY = re.compile(r"\b(?:what|which)\s+time\b|\btime\s+of\s+(?:the\s+)?day\b|\bat\s+what\s+hour\b", re.I)
 # "in Gaza", "near Yosemite", a place that owns something ("one of Japan’s volcanoes"), "the town of Rafah"
 _PLACE = re.compile(
-    r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?[A-Z][\w’'-]+|\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?[’']s\b"
+    r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?[A-Z][\w’'-]+"
+    r"|\b(?!(?:She|He|It|That|There|What|Who|Here|Let|This|Where)[’']s\b)[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?[’']s\b"
     r"|\b(?:city|town|village|region|province|state|country|capital|port|island|district|county|neighbou?rhood|strip|camp)\s+of\s+[A-Z]"
 )
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*")

@@ -286,3 +286,14 @@ def test_a_subheading_or_photo_credit_brings_no_source():
     yosemite = _candidate("The Oak Fire ignited near Yosemite National Park on Friday.", 0.55, position=8, axis=2, doc="b")
     fire = _candidate("A CNN analysis of National Interagency Fire Center data shows a spike in wildfires.", 0.75, position=1, axis=3, doc="c")
     assert ("b", 8) in _cited(question, [fire, credit, said, yosemite])
+
+
+def test_adding_to_a_menu_is_no_speech():
+    assert analyze("What did KFC add to its menu?").kind != SAID
+    assert analyze("What did Blinken add about Gaza?").kind == SAID
+
+
+def test_a_pronoun_with_is_owns_no_place():
+    question = analyze("Where did Nancy Pelosi visit?")
+    assert not has_answer_type(WHERE, "“She’s with Nancy Pelosi.”", question)
+    assert has_answer_type(WHERE, "Pelosi’s visit to Taiwan angered China.", question)
