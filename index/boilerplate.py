@@ -1,4 +1,4 @@
-"""Find page junk (comment forms, disclaimers, teasers, sign-ups, staff blurbs).
+"""Find page junk (comment forms, disclaimers, teasers, sign-ups, staff blurbs) and photo credits.
 
 Junk is detected, never edited out: the result is a list of character spans that
 the sentence splitter leaves out, so offsets into the article stay true.
@@ -36,6 +36,20 @@ _JUNK_LINES = re.compile(
 )
 
 _LINE = re.compile(r"[^\n]*(?:\n|$)")
+
+# A photo credit: a photographer or source, then "/" and a picture agency: "Matthew Brown/AP",
+# "Ahmad Sahel Arman/AFP/Getty Images", "National Park Service/AP".
+_AGENCY = r"(?:Getty\s+Images|AP|AFP|Reuters|EPA(?:-EFE)?|Bloomberg|Shutterstock|Xinhua|NurPhoto|Sipa\s+USA|ZUMA\s+Wire|SOPA\s+Images|picture\s+alliance|Redux|Polaris|Alamy)"
+_CREDIT = re.compile(
+    rf"(?:(?<=^)|(?<=[.!?”\"]\s)|(?<=\n))(?:[A-Z][\w.'’-]*\s+){{0,3}}[A-Z][\w.'’-]*(?:/[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){{0,2}})*/{_AGENCY}\b",
+    re.MULTILINE,
+)
+
+
+def photo_credits(text: str) -> list[tuple[int, int]]:
+    """Spans of photo credits ("Matthew Brown/AP"): not junk lines, as the caption around them is
+    real text, but no part of any sentence."""
+    return [match.span() for match in _CREDIT.finditer(text)]
 
 
 def junk_spans(text: str) -> list[tuple[int, int]]:

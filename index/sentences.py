@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.boilerplate import is_junk, junk_spans
+from index.boilerplate import is_junk, junk_spans, photo_credits
 
 TITLE, HEADING, BODY = "title", "heading", "body"
 
@@ -208,9 +208,26 @@ def _split_line(text: str, start: int, end: int, use_pysbd: bool = True) -> list
     return result
 
 
+def _without_credits(text: str, start: int, end: int, credits: list[tuple[int, int]]) -> tuple[int, int]:
+    """The sentence span with a photo credit at its start or end cut off (empty if all credit)."""
+    for credit_start, credit_end in credits:
+        if credit_start <= start < credit_end or (credit_start <= start and credit_end >= end):
+            start = credit_end
+        elif start < credit_start < end and credit_end >= end:
+            end = credit_start
+        elif start < credit_start and text[start:credit_start].strip() == "":
+            start = credit_end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, max(start, end)
+
+
 def split_sentences(text: str, doc_id: str = "", title: str = "") -> list[Sentence]:
     """Split ``text`` into sentences, leaving out page junk and bare datelines."""
     junk = junk_spans(text)
+    credits = photo_credits(text)
     use_pysbd = len(text) <= PYSBD_MAX_TEXT and sum(map(text.count, ".!?…")) <= PYSBD_MAX_MARKS
     sentences: list[Sentence] = []
     first_line = True
@@ -225,6 +242,7 @@ def split_sentences(text: str, doc_id: str = "", title: str = "") -> list[Senten
             continue
         is_heading = not _TERMINAL.search(line) and len(line.split()) <= 30
         for start, end in _split_line(text, line_start, line_end, use_pysbd):
+            start, end = _without_credits(text, start, end, credits)
             sentence_text = text[start:end]
             if not _HAS_WORD.search(sentence_text):
                 continue

@@ -187,3 +187,19 @@ def test_full_names_of_a_speaker_come_from_the_article():
     ]
     assert full_names("Blinken", texts) == ["US Secretary of State Antony Blinken", "Antony Blinken"]
     assert full_names("Herzog", texts) == []
+
+
+def test_photo_credits_are_cut_from_captions():
+    text = (
+        "Police arrested 31 men in Idaho on Saturday. John Rudoff/Reuters\n\n"
+        "Ahmad Sahel Arman/AFP/Getty Images A man carries supplies in an area hit by the quake.\n\n"
+        "National Park Service/AP\n\n"
+        "A Reuters/Ipsos poll found most agree."
+    )
+    sentences = split_sentences(text, "doc")
+    assert [s.text for s in sentences] == [
+        "Police arrested 31 men in Idaho on Saturday.",
+        "A man carries supplies in an area hit by the quake.",
+        "A Reuters/Ipsos poll found most agree.",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in sentences)
