@@ -60,11 +60,12 @@ WARM_UP_QUESTION = "What did the president say about the economy this week?"
 # --- data -------------------------------------------------------------------
 
 
-def load_dev_set(data_dir: Path, limit: Optional[int]) -> tuple[Path, list[dict], list[dict]]:
-    """The articles file, its parsed articles, and the questions whose answer is in a gold article."""
+def load_dev_set(data_dir: Path, limit: Optional[int], questions_path: Optional[Path] = None) -> tuple[Path, list[dict], list[dict]]:
+    """The articles file, its parsed articles, and the questions whose answer is in a gold article
+    (from ``questions_path``, by default the data folder's questions.jsonl)."""
     articles_path = data_dir / "articles.jsonl"
     articles = load_jsonl(articles_path)
-    questions = [q for q in load_jsonl(data_dir / "questions.jsonl") if q.get("answer_in_gold") is True]
+    questions = [q for q in load_jsonl(questions_path or data_dir / "questions.jsonl") if q.get("answer_in_gold") is True]
     if limit is not None:
         questions = questions[:limit]
     return articles_path, articles, questions
@@ -379,9 +380,9 @@ def question_details(questions: list[dict], product_run: SystemRun, baseline_run
     return rows
 
 
-def run_benchmark(data_dir: Path, limit: Optional[int], curve: bool) -> tuple[dict, list[dict]]:
+def run_benchmark(data_dir: Path, limit: Optional[int], curve: bool, questions_path: Optional[Path] = None) -> tuple[dict, list[dict]]:
     """Index with both systems, ask both; return every figure and the per-question details."""
-    articles_path, articles, questions = load_dev_set(data_dir, limit)
+    articles_path, articles, questions = load_dev_set(data_dir, limit, questions_path)
     chars = sum(len(a["text"]) for a in articles)
     product_run, baseline_run = SystemRun("product"), SystemRun("baseline")
     with tempfile.TemporaryDirectory(prefix="rtqa-product-", ignore_cleanup_errors=True) as product_dir, \
@@ -418,6 +419,8 @@ def run_benchmark(data_dir: Path, limit: Optional[int], curve: bool) -> tuple[di
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="RealTimeQA dev benchmark: product vs the LlamaIndex baseline.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with articles.jsonl and questions.jsonl")
+    parser.add_argument("--questions", type=Path, default=None, metavar="FILE",
+                        help="ask these questions instead of the data folder's (e.g. bench/realtimeqa-reworded.jsonl)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="ask only the first N questions")
     add_json_flag(parser)
     parser.add_argument("--curve", action=argparse.BooleanOptionalAction, default=True,
@@ -431,14 +434,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if data_missing(args.data):
         return 2
+    if args.questions and not args.questions.is_file():
+        print(f"error: {args.questions} not found", file=sys.stderr)
+        return 2
     start = start_run()
-    measured, details = quietly(lambda: run_benchmark(args.data, args.limit, args.curve))
+    measured, details = quietly(lambda: run_benchmark(args.data, args.limit, args.curve, args.questions))
     result = envelope("realtimeqa-dev", start, args, **measured)
     if args.details:
         with open(args.details, "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in details)
     lines = [
-        f"RealTimeQA dev: {result['questions']} questions (answer in a gold article), {result['articles']} articles, "
+        f"RealTimeQA dev: {result['questions']} questions{' from ' + str(args.questions) if args.questions else ''} "
+        f"(answer in a gold article), {result['articles']} articles, "
         f"first {TOP_N} cited sentences; {commit_note(result)}",
         "",
         format_table(result["product"], result["baseline"]),
