@@ -39,17 +39,29 @@ _LINE = re.compile(r"[^\n]*(?:\n|$)")
 
 # A photo credit: a photographer or source, then "/" and a picture agency: "Matthew Brown/AP",
 # "Ahmad Sahel Arman/AFP/Getty Images", "National Park Service/AP".
-_AGENCY = r"(?:Getty\s+Images|AP|AFP|Reuters|EPA(?:-EFE)?|Bloomberg|Shutterstock|Xinhua|NurPhoto|Sipa\s+USA|ZUMA\s+Wire|SOPA\s+Images|picture\s+alliance|Redux|Polaris|Alamy)"
-_CREDIT = re.compile(
-    rf"(?:(?<=^)|(?<=[.!?”\"]\s)|(?<=\n))(?:[A-Z][\w.'’-]*\s+){{0,3}}[A-Z][\w.'’-]*(?:/[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){{0,2}})*/{_AGENCY}\b",
-    re.MULTILINE,
+_AGENCY = re.compile(
+    r"/(?:Getty\s+Images|AP|AFP|Reuters|EPA(?:-EFE)?|Bloomberg|Shutterstock|Xinhua|NurPhoto|Sipa\s+USA|ZUMA\s+Wire|"
+    r"SOPA\s+Images|picture\s+alliance|Redux|Polaris|Alamy)\b"
 )
+# What comes before the agency: capitalised words joined by spaces or slashes, from the start of a
+# line or of a sentence. Only a short stretch before each agency is searched, so the cost stays linear.
+_CREDIT_HEAD = re.compile(r"(?:(?<=\n)|(?<=[.!?”’'\")]\s)|(?<![\s\S]))(?:[A-Z][\w.'’-]*[ /]){0,9}[A-Z][\w.'’-]*$")
+_CREDIT_REACH = 160
 
 
 def photo_credits(text: str) -> list[tuple[int, int]]:
     """Spans of photo credits ("Matthew Brown/AP"): not junk lines, as the caption around them is
     real text, but no part of any sentence."""
-    return [match.span() for match in _CREDIT.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    for agency in _AGENCY.finditer(text):
+        head = _CREDIT_HEAD.search(text, max(0, agency.start() - _CREDIT_REACH), agency.start())
+        if head is None:
+            continue
+        if spans and head.start() <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], agency.end())  # "…/AFP" then "/Getty Images": one credit
+        else:
+            spans.append((head.start(), agency.end()))
+    return spans
 
 
 def junk_spans(text: str) -> list[tuple[int, int]]:

@@ -194,12 +194,16 @@ def test_photo_credits_are_cut_from_captions():
         "Police arrested 31 men in Idaho on Saturday. John Rudoff/Reuters\n\n"
         "Ahmad Sahel Arman/AFP/Getty Images A man carries supplies in an area hit by the quake.\n\n"
         "National Park Service/AP\n\n"
+        "Adam Taylor/Disney General Entertainment Content/Getty Images Newton-John waves.\n\n"
         "A Reuters/Ipsos poll found most agree."
     )
     sentences = split_sentences(text, "doc")
     assert [s.text for s in sentences] == [
         "Police arrested 31 men in Idaho on Saturday.",
         "A man carries supplies in an area hit by the quake.",
+        "Newton-John waves.",
         "A Reuters/Ipsos poll found most agree.",
     ]
     assert all(text[s.start : s.end] == s.text for s in sentences)
+    # capitalised words and slashes without end: searched only a short way back from each agency
+    assert split_sentences("Xx. " + "Aa Bb Cc Dd/" * 5000 + "AP", "doc")
