@@ -25,6 +25,7 @@ rules change nothing in real articles (their lines and sentences are far shorter
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -208,9 +209,11 @@ def _split_line(text: str, start: int, end: int, use_pysbd: bool = True) -> list
     return result
 
 
-def _without_credits(text: str, start: int, end: int, credits: list[tuple[int, int]]) -> tuple[int, int]:
-    """The sentence span with a photo credit at its start or end cut off (empty if all credit)."""
-    for credit_start, credit_end in credits:
+def _without_credits(text: str, start: int, end: int, credits: list[tuple[int, int]], first: int) -> tuple[int, int]:
+    """The sentence span with a photo credit at its start or end cut off (empty if all credit).
+    ``credits[first:]`` are those not ending before the sentence; only the ones starting inside it
+    are looked at, so an article with many credits is not read credits × sentences times."""
+    for credit_start, credit_end in credits[first : bisect.bisect_left(credits, (end,), lo=first)]:
         if credit_start <= start < credit_end or (credit_start <= start and credit_end >= end):
             start = credit_end
         elif start < credit_start < end and credit_end >= end:
@@ -232,6 +235,7 @@ def split_sentences(text: str, doc_id: str = "", title: str = "") -> list[Senten
     sentences: list[Sentence] = []
     first_line = True
     next_junk = 0  # lines and junk spans both come in order: one pass over each, not lines × spans
+    next_credit = 0  # so do sentences and credits
     for line_start, line_end in _lines(text):
         while next_junk < len(junk) and junk[next_junk][1] <= line_start:
             next_junk += 1
@@ -242,7 +246,9 @@ def split_sentences(text: str, doc_id: str = "", title: str = "") -> list[Senten
             continue
         is_heading = not _TERMINAL.search(line) and len(line.split()) <= 30
         for start, end in _split_line(text, line_start, line_end, use_pysbd):
-            start, end = _without_credits(text, start, end, credits)
+            while next_credit < len(credits) and credits[next_credit][1] <= start:
+                next_credit += 1
+            start, end = _without_credits(text, start, end, credits, next_credit)
             sentence_text = text[start:end]
             if not _HAS_WORD.search(sentence_text):
                 continue

@@ -207,3 +207,6 @@ def test_photo_credits_are_cut_from_captions():
     assert all(text[s.start : s.end] == s.text for s in sentences)
     # capitalised words and slashes without end: searched only a short way back from each agency
     assert split_sentences("Xx. " + "Aa Bb Cc Dd/" * 5000 + "AP", "doc")
+    # many captions with credits: each sentence meets only the credits inside it
+    captions = "".join(f"Caption {i} here. Bob Smith/AP\n" for i in range(8000))
+    assert [s.text for s in split_sentences(captions, "doc")[:2]] == ["Caption 0 here.", "Caption 1 here."]
