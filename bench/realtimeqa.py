@@ -1,12 +1,15 @@
-"""RealTimeQA dev benchmark: the product against the LlamaIndex baseline a user would build.
+"""RealTimeQA benchmark: the product against the LlamaIndex baseline a user would build.
 
-Both systems index the same 100 CNN articles and answer the dev questions whose answer
-string is in a gold article (``answer_in_gold``: 78 of 94). A system's answer is the
+Both systems index the same articles and answer the questions whose answer string is in a
+gold article: by default the dev set's 100 CNN articles (``answer_in_gold``: 78 of 94
+questions); with ``--data ../shared/train/realtimeqa``, the validation split (early-2026
+quizzes), whose corpus is every page found for its questions (the first ``--page-chars``
+characters of each) and whose gold articles are the pages holding the answer. A system's answer is the
 sentences it cites; for the product those are the citations with the 3 lowest distinct
 markers, for the baseline the 3 sentences its retriever returns. Both are judged by
 ``qa.evaluate.answer_in_text``:
 
-- answer-hit@3: the answer string is in one of those sentences;
+- answer-hit@3: the answer string is in one of those sentences (@1: in the first shown);
 - doc-hit@3: a gold article is among those sentences' articles;
 - abstention: the system cited nothing (the baseline never abstains).
 
@@ -15,8 +18,11 @@ models loaded and warmed beforehand) and warm ask latency p50/p95 (after one war
 question; the two systems are asked in turn, question by question, so machine noise
 falls on both alike).
 
+Candidate recall@k (the ceiling of selection): the answer is in the first k fused candidates.
+
 The baseline: ``SentenceWindowNodeParser.from_defaults(window_size=3)`` over llama-index
-``Document``s, ``HuggingFaceEmbedding`` on the same packaged all-MiniLM-L6-v2 (a local
+``Document``s whose metadata is excluded from embedding (the leanest setup: the sentence
+alone is embedded), ``HuggingFaceEmbedding`` on the same packaged all-MiniLM-L6-v2 (a local
 path, offline), a ``ChromaVectorStore`` on a fresh embedded Chroma collection,
 ``VectorStoreIndex`` and ``as_retriever(similarity_top_k=3)``; no LLM anywhere.
 
@@ -27,6 +33,9 @@ Run from the repository root:
     .venv/bin/python bench/realtimeqa.py --json           # one JSON line only
     .venv/bin/python bench/realtimeqa.py --no-curve       # skip the min_score curve
     .venv/bin/python bench/realtimeqa.py --details /tmp/rtqa.jsonl   # also each question's citations
+    .venv/bin/python bench/realtimeqa.py --data ../shared/train/realtimeqa   # the validation split (long ingest)
+    .venv/bin/python bench/realtimeqa.py --reranker none   # the product without its reranker
+    .venv/bin/python bench/realtimeqa.py --keep /tmp/k --variant w_rerank=0.1   # re-ask variants; stores kept in /tmp/k
 
 The last line printed is always one JSON object with every figure.
 """
@@ -317,10 +326,7 @@ def figures(run: SystemRun, questions: list[dict], chars: int) -> dict:
     }
 
 
-# --- the abstention curve and the rule ablations -------------------------------
-
-CURVE_PROBABILITIES = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-
+# --- the abstention curve and variants ----------------------------------------
 
 def asked_with(assistant, questions: list[dict], tuning=None, reranker="keep") -> dict:
     """Hit rates of the product re-asked with another tuning and/or reranker; both are restored."""
@@ -335,15 +341,12 @@ def asked_with(assistant, questions: list[dict], tuning=None, reranker="keep") -
 
 
 def abstention_curve(assistant, questions: list[dict]) -> list[dict]:
-    """Re-ask at several abstention thresholds: ``min_probability`` with the reranker, else ``min_score``."""
+    """Re-ask at several ``min_score`` values (the abstention threshold)."""
     original = assistant.tuning
-    field_name = "min_probability" if assistant.reranker is not None else "min_score"
-    values = CURVE_PROBABILITIES if field_name == "min_probability" else CURVE_MIN_SCORES
-    current = getattr(original, field_name)
     curve = []
-    for value in sorted(set(values) | {current}):
-        rates = asked_with(assistant, questions, dataclasses.replace(original, **{field_name: value}))
-        curve.append({"threshold": field_name, "value": value, **rates, "current": value == current})
+    for value in sorted(set(CURVE_MIN_SCORES) | {original.min_score}):
+        rates = asked_with(assistant, questions, dataclasses.replace(original, min_score=value))
+        curve.append({"min_score": value, **rates, "current": value == original.min_score})
     return curve
 
 
@@ -357,16 +360,13 @@ def parse_variant(spec: str, tuning) -> object:
     return dataclasses.replace(tuning, **changes)
 
 
-def rule_ablations(assistant, questions: list[dict], specs: list[str]) -> list[dict]:
-    """Each hand-written rule's worth on top of the reranker: the product with that rule switched
-    the other way (or each ``specs`` variant), and the product without the reranker (the rules alone)."""
+def variants(assistant, questions: list[dict], specs: list[str]) -> list[dict]:
+    """The product as shipped, with each ``specs`` tuning, and without the reranker."""
     original = assistant.tuning
-    if not specs:
-        specs = [f"{f.name}={not getattr(original, f.name)}" for f in dataclasses.fields(original) if f.name.startswith("rule_")]
     rows = [{"variant": "as shipped", **asked_with(assistant, questions)}]
     for spec in specs:
         rows.append({"variant": spec, **asked_with(assistant, questions, parse_variant(spec, original))})
-    rows.append({"variant": "no reranker (rules only)", **asked_with(assistant, questions, reranker=None)})
+    rows.append({"variant": "no reranker", **asked_with(assistant, questions, reranker=None)})
     return rows
 
 
@@ -418,7 +418,7 @@ def format_table(product: dict, baseline: dict) -> str:
     return "\n".join(lines)
 
 
-def format_ablations(rows: list[dict]) -> str:
+def format_variants(rows: list[dict]) -> str:
     lines = [f"| {'variant':<32} | {'answer-hit@3':>12} | {'answer-hit@1':>12} | {'doc-hit@3':>9} | {'abstention':>10} |"]
     lines.append(f"|{'-' * 34}|{'-' * 13}:|{'-' * 13}:|{'-' * 10}:|{'-' * 11}:|")
     for row in rows:
@@ -430,13 +430,13 @@ def format_ablations(rows: list[dict]) -> str:
 
 
 def format_curve(curve: list[dict]) -> str:
-    """The product's abstention trade-off: one row per threshold."""
-    lines = [f"| {'threshold':>9} | {'answer-hit@3':>12} | {'doc-hit@3':>9} | {'abstention':>10} | {'hit when answered':>17} |"]
+    """The product's abstention trade-off: one row per min_score."""
+    lines = [f"| {'min_score':>9} | {'answer-hit@3':>12} | {'doc-hit@3':>9} | {'abstention':>10} | {'hit when answered':>17} |"]
     lines.append(f"|{'-' * 10}:|{'-' * 13}:|{'-' * 10}:|{'-' * 11}:|{'-' * 18}:|")
     for row in curve:
         mark = " *" if row["current"] else "  "
         lines.append(
-            f"| {row['value']:>7.2f}{mark} | {100 * row['answer_hit_at_3']:>11.1f}% | {100 * row['doc_hit_at_3']:>8.1f}% "
+            f"| {row['min_score']:>7.2f}{mark} | {100 * row['answer_hit_at_3']:>11.1f}% | {100 * row['doc_hit_at_3']:>8.1f}% "
             f"| {100 * row['abstention']:>9.1f}% | {100 * row['answer_hit_when_answered']:>16.1f}% |"
         )
     return "\n".join(lines)
@@ -518,10 +518,10 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict
         if args.curve:
             log("abstention curve")
             curve_rows = abstention_curve(assistant, questions)
-        ablations = []
-        if (args.ablations or args.variant) and assistant.reranker is not None:
-            log("rule ablations")
-            ablations = rule_ablations(assistant, questions, args.variant)
+        variant_rows = []
+        if args.variant:
+            log("variants")
+            variant_rows = variants(assistant, questions, args.variant)
     result = {
         "articles": len(articles),
         "article_chars": chars,
@@ -532,7 +532,7 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict
         "candidate_recall": recall,
         "reranker": str(getattr(assistant.reranker, "path", "none")),
         "curve": curve_rows,
-        "ablations": ablations,
+        "variants": variant_rows,
     }
     return result, question_details(questions, product_run, baseline_run)
 
@@ -550,9 +550,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         help="the reranker folder, or 'none' for the hand-weighted scoring alone (default: the shipped one)")
     parser.add_argument("--page-chars", type=int, default=5000, metavar="N",
                         help="with the training data folder as --data: the first N characters of each page are indexed (default 5000)")
-    parser.add_argument("--ablations", action="store_true", help="also re-ask with each hand-written rule switched")
     parser.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE,...",
-                        help="re-ask with these qa.select.Tuning fields changed (repeatable; instead of the rule switches)")
+                        help="also re-ask with these qa.select.Tuning fields changed (repeatable), and without the reranker")
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
                         help="keep both stores in DIR and re-use them on the next run with the same DIR (no ingest figures then)")
     parser.add_argument("--details", type=Path, default=None, metavar="FILE",
@@ -585,9 +584,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     recall = ", ".join(f"@{key.rsplit('_', 1)[1]} {100 * value:.1f}%" for key, value in result["candidate_recall"].items())
     lines += ["", f"Reranker: {result['reranker']}. Answer in the fused candidates (the ceiling): {recall}"]
     if result["curve"]:
-        lines += ["", f"Product abstention trade-off (tuning.{result['curve'][0]['threshold']}; * = current):", "", format_curve(result["curve"])]
-    if result["ablations"]:
-        lines += ["", "Hand-written rules on top of the reranker, each switched the other way:", "", format_ablations(result["ablations"])]
+        lines += ["", "Product abstention trade-off (tuning.min_score; * = current):", "", format_curve(result["curve"])]
+    if result["variants"]:
+        lines += ["", "Variants (qa.select.Tuning fields changed), same stores and questions:", "", format_variants(result["variants"])]
     lines += ["", machine_line(result)]
     finish(result, "\n".join(lines), args.json)
     return 0

@@ -2,13 +2,13 @@
 
 Scoring combines the question's similarity to the sentence and to its context, how
 much of the question's weighted terms the sentence covers, whether the sentence
-holds the kind of answer asked for, and, for "what did X say", whether X speaks.
+holds the kind of answer asked for, for "what did X say", whether X speaks, and the
+trained reranker's probability that the sentence answers (``qa.rerank``).
 Pure functions over retrieved candidates: no I/O here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -37,18 +37,9 @@ class Tuning:
     max_said_sentences: int = 3
     duplicate_cosine: float = 0.95
     min_headline_share: float = 0.40  # a body sentence holding this share of a headline's terms is its source
-    # The trained reranker (qa.rerank): its probability is the score when candidates carry one.
-    rerank_candidates: int = 20  # the best fused candidates the reranker reads
-    min_probability: float = 0.50  # abstain below this
-    keep_probability_ratio: float = 0.50  # further sentences must reach this share of the best probability
-    rerank_replaces: bool = False  # the probability is the score; else it is added to the hand-weighted score
-    w_rerank: float = 0.30  # its weight when added
-    # Measurement switches for the hand-written rules on top of the reranker (bench/realtimeqa.py --variant).
-    rule_missing: bool = True
-    rule_type_bonus: bool = False
-    rule_how_many: bool = True
-    rule_context: bool = True
-    rule_completions: bool = True
+    # The trained reranker (qa.rerank) reads the best fused candidates; its probability joins the score.
+    rerank_candidates: int = 20
+    w_rerank: float = 0.10
 
 
 @dataclass
@@ -237,13 +228,6 @@ def score_candidates(
         context = own.union(*neighbour_terms) | set(terms(candidate.title))
         cov = coverage(key_terms, own, idf)
         ctx_cov = coverage(question_terms, context, idf)
-        match = question.kind == SAID and speaks(candidate, question.speaker, full_names)
-        if candidate.probability is not None and tuning.rerank_replaces:
-            value = candidate.probability
-            if tuning.rule_type_bonus and expected and has_answer_type(expected, sentence.text, question):
-                value += tuning.w_type
-            scored.append(Scored(candidate, value, cov, ctx_cov, match))
-            continue
         value = (
             tuning.w_dense * candidate.dense
             + tuning.w_coverage * cov
@@ -252,6 +236,7 @@ def score_candidates(
         )
         if expected and has_answer_type(expected, sentence.text, question) and (expected != WHEN or dates_the_event(sentence.text, question)):
             value += tuning.w_type
+        match = question.kind == SAID and speaks(candidate, question.speaker, full_names)
         if match:
             value += tuning.w_speaker
         if candidate.probability is not None:
@@ -282,18 +267,14 @@ def select(
     for a speaker, for "what did X say"."""
     if not question.terms:
         return [], "the question has no content words"
-    learned = tuning.rerank_replaces and any(c.probability is not None for c in candidates)
     share, missing = missing_share(question, idf, known)
-    if not learned or tuning.rule_missing:
-        name_terms = set(terms(" ".join(question.names)))
-        missing_names = [t for t in missing if t in name_terms]
-        if missing_names:
-            # A name no article mentions: whatever else matches is about something else.
-            return [], f"no article mentions {', '.join(missing_names)}"
-        if share > tuning.max_missing_share:
-            return [], f"the articles do not cover: {', '.join(missing)}"
-    if learned:
-        candidates = [c for c in candidates if c.probability is not None]
+    name_terms = set(terms(" ".join(question.names)))
+    missing_names = [t for t in missing if t in name_terms]
+    if missing_names:
+        # A name no article mentions: whatever else matches is about something else.
+        return [], f"no article mentions {', '.join(missing_names)}"
+    if share > tuning.max_missing_share:
+        return [], f"the articles do not cover: {', '.join(missing)}"
 
     scored = [s for s in score_candidates(question, candidates, idf, tuning, known, full_names) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
     everything = scored  # a headline's source answers through the headline, whatever the filters below say
@@ -303,34 +284,27 @@ def select(
         scored = [s for s in scored if s.speaker_match and (s.coverage > 0 or not question.topic)]
         if not scored:
             return [], f"nothing {question.speaker} said on this was found"
-    if question.kind == HOW_MANY and (not learned or tuning.rule_how_many):
+    if question.kind == HOW_MANY:
         # A count is the answer: a sentence without a number does not answer "how many".
         scored = [s for s in scored if has_answer_type(HOW_MANY, s.candidate.sentence.text, question)]
-    if not learned or tuning.rule_context:
-        # A sentence whose context misses most of the question is off topic however similar it
-        # reads; the next candidate may still answer, so drop it rather than abstain.
-        scored = [s for s in scored if s.context_coverage >= tuning.min_context_coverage]
+    # A sentence whose context misses most of the question is off topic however similar it
+    # reads; the next candidate may still answer, so drop it rather than abstain.
+    scored = [s for s in scored if s.context_coverage >= tuning.min_context_coverage]
     if not scored:
         return [], "no sentence matched"
     best = scored[0]
-    if learned:
-        if best.score < tuning.min_probability:
-            return [], "no sentence answers it well enough"
-        floor = best.score * tuning.keep_probability_ratio
-    else:
-        if best.score < tuning.min_score:
-            return [], "no sentence answers it well enough"
-        # Scoring leaves out terms no article holds (they cannot rank sentences); the verdict counts
-        # them as missing: a sentence covering only "Tel Aviv" does not answer "weather forecast for Tel Aviv".
-        evidence = best.score - share * (tuning.w_coverage * best.coverage + tuning.w_context_coverage * best.context_coverage)
-        if evidence < tuning.min_score:
-            return [], f"the articles do not cover: {', '.join(missing)}"
-        floor = best.score * tuning.keep_ratio
+    if best.score < tuning.min_score:
+        return [], "no sentence answers it well enough"
+    # Scoring leaves out terms no article holds (they cannot rank sentences); the verdict counts
+    # them as missing: a sentence covering only "Tel Aviv" does not answer "weather forecast for Tel Aviv".
+    evidence = best.score - share * (tuning.w_coverage * best.coverage + tuning.w_context_coverage * best.context_coverage)
+    if evidence < tuning.min_score:
+        return [], f"the articles do not cover: {', '.join(missing)}"
 
     limit = tuning.max_said_sentences if question.kind == SAID else tuning.max_sentences
     groups: list[list[Scored]] = []
     for item in scored:
-        if item.score < floor:
+        if item.score < best.score * tuning.keep_ratio:
             break
         vector = item.candidate.sentence.embedding
         group = next(
@@ -343,10 +317,6 @@ def select(
             continue
         if len(groups) < limit:
             groups.append([item])
-    if learned:
-        if not tuning.rule_completions:
-            return groups, ""
-        tuning = dataclasses.replace(tuning, min_score=tuning.min_probability)  # completions read probabilities
     if question.wants_name and question.thing:
         groups = _add_where_named(question, groups, scored, limit)
     groups = _add_answer_type(question, groups, scored, limit, tuning)

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from index.onnx_model import sha256_of
-from qa.rerank import DEFAULT_PATH, Reranker, RerankerError, reranker_option, shared_reranker
+from qa.rerank import DEFAULT_PATH, Reranker, RerankerError, candidate_text, reranker_option, shared_reranker
 
 CARD = json.loads((DEFAULT_PATH / "card.json").read_text())
 
@@ -22,10 +22,18 @@ def test_the_shipped_file_is_the_one_the_card_describes():
 
 def test_the_product_reranks_with_the_shipped_model_by_default(sample_assistant):
     assert sample_assistant.reranker is shared_reranker(str(DEFAULT_PATH))
-    answer = sample_assistant.ask("What did Netanyahu say about Rafah?")
+    question = "What did Netanyahu say about Rafah?"
+    answer = sample_assistant.ask(question)
     assert not answer.abstained
-    # the score of a citation is the reranker's probability
-    assert all(0.0 <= c.score <= 1.0 for c in answer.citations)
+    # the reranker's probability is part of each cited sentence's score
+    reranker = sample_assistant._reranker
+    try:
+        sample_assistant._reranker = None
+        plain = {c.start: c.score for c in sample_assistant.ask(question).citations}
+    finally:
+        sample_assistant._reranker = reranker
+    both = [c for c in answer.citations if c.start in plain]
+    assert both and all(c.score > plain[c.start] for c in both)
 
 
 def test_it_ranks_the_answering_sentence_above_sentences_on_the_same_topic():
@@ -36,7 +44,8 @@ def test_it_ranks_the_answering_sentence_above_sentences_on_the_same_topic():
         "Buffalo Bills safety Damar Hamlin is breathing on his own, the team said on Friday.",
         "Doctors at the University of Cincinnati Medical Center gave an update on his condition.",
     ]
-    probabilities = reranker.probabilities(question, texts)
+    title = "Damar Hamlin updates: doctors say he is breathing on his own"
+    probabilities = reranker.probabilities(question, [candidate_text(title, text) for text in texts])
     assert probabilities.argmax() == 1, probabilities
     assert probabilities.shape == (3,) and ((probabilities > 0) & (probabilities < 1)).all()
 
@@ -68,3 +77,30 @@ def test_qa_reranker_option(tmp_path, embedder, capsys):
     code = main(["--reranker", str(tmp_path / "nowhere"), "--store", str(tmp_path / "store"), "ask", "Who?"])
     err = capsys.readouterr().err
     assert code == 1 and "nowhere: no reranker there" in err and len(err.strip().splitlines()) == 1
+
+
+def test_training_pairs_label_answer_sentences_and_take_negatives_from_the_same_pages():
+    import random
+
+    from train.pairs import other_question_negatives, question_pairs
+
+    page = {
+        "id": "p1", "url": "https://example.com/a", "title": "Hamlin update",
+        "text": "Hamlin update\n\nDamar Hamlin collapsed during Monday night's game in Cincinnati. "
+        "The Buffalo Bills safety is now breathing on his own, the team said. "
+        "Doctors at the University of Cincinnati Medical Center gave an update on Thursday. "
+        "Fans have donated millions of dollars to his charity since the game.",
+    }
+    question = {"id": "20230106_0", "question": "Damar Hamlin plays for which team?", "answer": "Buffalo Bills"}
+    pairs = question_pairs(question, [page], random.Random(0))
+    positives = [p for p in pairs if p.label]
+    assert [p.candidate for p in positives] == ["Hamlin update. The Buffalo Bills safety is now breathing on his own, the team said."]
+    negatives = [p for p in pairs if not p.label]
+    assert negatives and all("Buffalo Bills" not in p.candidate for p in negatives)
+    assert all(p.candidate.startswith("Hamlin update. ") for p in negatives)
+
+    other = question_pairs({"id": "20230106_1", "question": "Where did Hamlin collapse?", "answer": "Cincinnati"}, [page], random.Random(0))
+    later = question_pairs({"id": "20230113_0", "question": "Where did Hamlin collapse?", "answer": "Cincinnati"}, [page], random.Random(0))
+    added = other_question_negatives(pairs + other + later, random.Random(0))
+    # only the same week's answers become another question's negatives
+    assert {(p.question_id, p.label) for p in added} == {("20230106_0", 0), ("20230106_1", 0)}
