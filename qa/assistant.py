@@ -16,7 +16,7 @@ from index.ingest import IngestReport, Progress, ingest
 from index.speakers import full_names
 from index.store import Store
 from qa.answer import Answer, Citation
-from qa.question import SAID, analyze, resolve_followup
+from qa.question import SAID, analyze, asked_parts, correct_names, followup_readings
 from qa.retrieve import Filters, Retriever
 from qa.select import Tuning, order_for_reading, select
 
@@ -188,15 +188,30 @@ class Assistant:
         return copy.deepcopy(cached)
 
     def _ask_uncached(self, question: str, history: list[str], filters: Filters, generation: str) -> Answer:
-        if not history:
-            return self._answer(question, question, filters, generation)
-        # Resolve the conversation oldest first: each follow-up leans on the answer before it.
-        previous = self._extractive(history[-1], history[:-1], filters, generation)
-        resolved = self._condensed(question, history, filters, generation) or resolve_followup(question, previous.resolved_question, antecedent_of(previous))
-        exclude = set()
-        if analyze(resolved).wants_more:
-            exclude = {(c.doc_id, c.start) for c in previous.citations}  # "what else": not the same again
-        return self._answer(question, resolved, filters, generation, exclude)
+        """The first reading of ``question`` the library answers, tried in order: the question (or, in a
+        conversation, its follow-up reading; a bare fragment also as a follow-up), then what a chatty
+        question asks (``asked_parts``), then each of these with misspelt names written as the library
+        writes them (``correct_names``). None answered: the first reading's "not found"."""
+        previous = None
+        readings = [question]
+        if history:
+            # Resolve the conversation oldest first: each follow-up leans on the answer before it.
+            previous = self._extractive(history[-1], history[:-1], filters, generation)
+            condensed = self._condensed(question, history, filters, generation)
+            readings = [condensed] if condensed else followup_readings(question, previous.resolved_question, antecedent_of(previous))
+        readings += [part for reading in list(readings) for part in asked_parts(reading)]
+        closest_name = self.retriever.table(generation).closest_name
+        readings += [correct_names(reading, closest_name) for reading in list(readings)]
+        first = None
+        for reading in dict.fromkeys(readings):
+            exclude = set()
+            if previous is not None and analyze(reading).wants_more:
+                exclude = {(c.doc_id, c.start) for c in previous.citations}  # "what else": not the same again
+            answer = self._answer(question, reading, filters, generation, exclude)
+            if not answer.abstained:
+                return answer
+            first = first or answer
+        return first
 
     def _condensed(self, question: str, history: list[str], filters: Filters, generation: str) -> str:
         """With an LLM: the follow-up rewritten as a standalone question (prompts/condense.txt) from
