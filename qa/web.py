@@ -479,7 +479,7 @@ def build_app(assistant) -> gr.Blocks:
             sources, start, end = check_filters(sources, published_from, published_to)
         except ValueError as exc:  # said beside the filters; the chat and the question stay as they are
             log.warning("question not asked: %s", exc)
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), filter_note(error=str(exc))
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), filter_note(error=f"Question not asked: {exc}")
             return
         turns = list(turns or [])
         history = [t["question"] for t in turns]
@@ -595,8 +595,9 @@ def build_app(assistant) -> gr.Blocks:
         """Answer a question from the articles; the same JSON as `qa ask --json`."""
         try:
             sources, start, end = check_filters(sources, published_from, published_to)
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from None
+        except ValueError as exc:  # the caller gets the message; the log one line, not a traceback
+            log.warning("question not asked: %s", exc)
+            raise gr.Error(str(exc), print_exception=False) from None
         answer = assistant.ask(question, history=list(history or []), sources=sources, published_from=start, published_to=end)
         return answer.to_dict()
 
