@@ -180,12 +180,14 @@ class LexicalIndex:
         if key not in self._closest_names:
             found = ""
             if not self.knows(stem(key)):
-                near = {stem(variant) for variant in spelling_variants(key)}
+                variants = spelling_variants(key)
+                near = {stem(variant) for variant in variants}
                 near = [t for t in near if t in self.term_index and self.document_frequency[self.term_index[t]] > 0]
                 for term in sorted(near, key=lambda t: (-int(self.document_frequency[self.term_index[t]]), t)):
                     found = self._written_name(term)
-                    if found:
+                    if found.lower() in variants:  # one slip as written, not only once stemmed ("Taco" is not "Tahoe")
                         break
+                    found = ""
             self._closest_names[key] = found
         return self._closest_names[key]
 

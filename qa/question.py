@@ -190,9 +190,9 @@ def _names(text: str) -> list[str]:
 
 _PERSONAL = re.compile(r"\b(?:(?P<person>he|she|him|her|his|hers)|they|them|their|it|its)\b", re.I)
 _DEMONSTRATIVE = re.compile(r"\b(?:that|this|these|those|there|then)\b", re.I)
-# Not about anything earlier: "this week", "that day", "are there any", "there were".
+# Not about anything earlier: "this week", "are there any", "there were" (but "that day" is).
 _DEICTIC = re.compile(
-    r"\b(?:this|that|these|those)\s+(?:week|weekend|year|month|morning|afternoon|evening|night|time|day)s?\b"
+    r"\b(?:this|these)\s+(?:week|weekend|year|month|morning|afternoon|evening|night)s?\b"
     r"|\b(?:is|are|was|were|be)\s+there\b|\bthere\s+(?:is|are|was|were|will|has|have|had)\b",
     re.I,
 )
@@ -226,13 +226,17 @@ def needs_context(question: str) -> bool:
     for match in _DEMONSTRATIVE.finditer(question):
         if any(start <= match.start() < end for start, end in deictic):
             continue
-        before = words(question[: match.start()])
-        after = question[match.end() :].strip()
-        if match.group().lower() in ("there", "then") or not before or before[-1] in _LEADS:
-            return True
-        if not after or after[0] in "?.!,;" or after.split()[0].lower() in _PREPOSITIONS:
+        after = question[match.end() :].split()
+        if match.group().lower() in ("there", "then") or not after or not _STARTS_CLAUSE.match(after[0]):
             return True
     return False
+
+
+# A word after "that" that starts a clause ("said that Hamas…", "the deal that was…"), where "that"
+# refers to nothing earlier; any other ("that trip", "that day", "say that?") makes it refer back.
+_STARTS_CLAUSE = re.compile(
+    r"(?:[A-Z]\w*|\d\w*|(?i:the|a|an|his|her|its|their|our|my|he|she|it|they|we|i|you|" + "|".join(_AUXILIARY) + r")\b)(?![?.!,;])"
+)
 
 
 def resolve_followup(question: str, previous: str, antecedent: str = "") -> str:

@@ -122,6 +122,7 @@ def test_only_names_are_corrected_and_unknown_topics_still_find_nothing(fresh_as
     article.write_text(
         "Council meets on crime\n\nThe mayor, Ada Kerrigan, said crime fell by a tenth this year.\n"
         "Kerrigan said the council will spend more on street lights to cut crime further.\n"
+        "She said the Tahoe trip of the council was paid for by its members.\n"
         "Police said car crime was the most common crime in the town.\n",
         encoding="utf-8",
     )
@@ -129,5 +130,6 @@ def test_only_names_are_corrected_and_unknown_topics_still_find_nothing(fresh_as
     table = fresh_assistant.retriever.lexical
     assert table.closest_name("Crimea") == ""
     assert table.closest_name("Kerigan") == "Kerrigan" and table.closest_name("Kerrigan") == ""
+    assert table.closest_name("Taco") == ""  # "Tahoe" stems to "taho", one slip from "taco", but is two as written
     assert fresh_assistant.ask("What did Kerrigan say about Crimea?").abstained
     assert not fresh_assistant.ask("What did Ada Kerigan say about crime?").abstained
