@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from conftest import free_port
+from conftest import ARTIFACTS, free_port
 from test_web import BOT, ask, browser  # noqa: F401  (browser: the shared headless Chromium fixture)
 
 NEWS = [
@@ -123,6 +123,8 @@ def test_the_source_filter_lists_each_site_once_with_its_count_and_filters_by_si
     options = page.locator("#qa-source-filter li")
     options.first.wait_for()
     assert [o.strip() for o in options.all_inner_texts()] == ["example-news.com (2)", "other-paper.org (1)"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "filters-sites.png"))
     options.filter(has_text="example-news.com").click()
     page.keyboard.press("Escape")
     page.wait_for_selector("#qa-filter-note:has-text('sources: example-news.com')")
@@ -144,6 +146,7 @@ def test_an_invalid_date_is_said_beside_the_filters_and_logged_once(news_page, c
         page.press("#qa-question textarea", "Enter")
         page.wait_for_selector("#qa-filter-note .qa-error:has-text('Question not asked')")
         page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "filters-invalid-date.png"))
     assert page.inner_text("#qa-filter-note").strip() == "Question not asked: From date 2024-02-30 is not a real date."
     # The chat is as it was: one answer, no error badges or toasts; the question waits to be asked again.
     assert page.locator(BOT).count() == 1
@@ -156,6 +159,7 @@ def test_an_invalid_date_is_said_beside_the_filters_and_logged_once(news_page, c
     page.fill("#qa-from textarea", "2024-06-01")
     page.wait_for_selector("#qa-filter-note .qa-active")
     assert "Articles without a date are left out" in page.inner_text("#qa-filter-note")
+    page.screenshot(path=str(ARTIFACTS / "filters-dates.png"))
     assert "2 million euros" in ask(page, BRIDGE)
 
 
