@@ -146,7 +146,7 @@ def test_an_invalid_date_is_said_beside_the_filters_and_logged_once(news_page, c
         page.press("#qa-question textarea", "Enter")
         page.wait_for_selector("#qa-filter-note .qa-error:has-text('Question not asked')")
         page.wait_for_timeout(500)
-    page.screenshot(path=str(ARTIFACTS / "filters-invalid-date.png"))
+    page.screenshot(path=str(ARTIFACTS / "filters-invalid-date.png"), full_page=True)
     assert page.inner_text("#qa-filter-note").strip() == "Question not asked: From date 2024-02-30 is not a real date."
     # The chat is as it was: one answer, no error badges or toasts; the question waits to be asked again.
     assert page.locator(BOT).count() == 1
@@ -159,7 +159,7 @@ def test_an_invalid_date_is_said_beside_the_filters_and_logged_once(news_page, c
     page.fill("#qa-from textarea", "2024-06-01")
     page.wait_for_selector("#qa-filter-note .qa-active")
     assert "Articles without a date are left out" in page.inner_text("#qa-filter-note")
-    page.screenshot(path=str(ARTIFACTS / "filters-dates.png"))
+    page.screenshot(path=str(ARTIFACTS / "filters-dates.png"), full_page=True)
     assert "2 million euros" in ask(page, BRIDGE)
 
 
