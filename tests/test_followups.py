@@ -3,13 +3,12 @@ misspelt names. Real model, real store; the own question set with new-topic turn
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from conftest import ROOT
 from qa.evaluate import evaluate, load_questions
 from qa.question import asked_parts, needs_context, resolve_followup
+from test_web import server  # noqa: F401  (the app over the sample articles, for /ask)
 
 FOLLOWUPS = ROOT / "eval" / "followups.jsonl"
 RAFAH = "What did Netanyahu say about Rafah?"
@@ -133,3 +132,18 @@ def test_only_names_are_corrected_and_unknown_topics_still_find_nothing(fresh_as
     assert table.closest_name("Taco") == ""  # "Tahoe" stems to "taho", one slip from "taco", but is two as written
     assert fresh_assistant.ask("What did Kerrigan say about Crimea?").abstained
     assert not fresh_assistant.ask("What did Ada Kerigan say about crime?").abstained
+
+
+# --- the same through the app's /ask API --------------------------------------------------------
+
+def test_api_ask_leaves_a_new_topic_alone_and_answers_chatty_and_misspelt_questions(server):  # noqa: F811
+    from gradio_client import Client
+
+    assistant, url, _ = server
+    client = Client(url, verbose=False)
+    new_topic = client.predict("ceasefire", ["What did Zelensky say about Crimea?"], api_name="/ask")
+    assert new_topic["resolved_question"] == "ceasefire" and not new_topic["abstained"]
+    chatty = client.predict(f"I've been reading about the Gaza talks this week and I'm a bit confused. {BLINKEN}", api_name="/ask")
+    assert chatty["resolved_question"] == BLINKEN and chatty["citations"] == assistant.ask(BLINKEN).to_dict()["citations"]
+    misspelt = client.predict("What did Netanjahu say about Rafa?", api_name="/ask")
+    assert misspelt["resolved_question"] == RAFAH and misspelt["citations"] == assistant.ask(RAFAH).to_dict()["citations"]
