@@ -188,22 +188,11 @@ class Assistant:
         return copy.deepcopy(cached)
 
     def _ask_uncached(self, question: str, history: list[str], filters: Filters, generation: str) -> Answer:
-        """The first reading of ``question`` the library answers, tried in order: the question (or, in a
-        conversation, its follow-up reading; a bare fragment also as a follow-up), then what a chatty
-        question asks (``asked_parts``), then each of these with misspelt names written as the library
-        writes them (``correct_names``). None answered: the first reading's "not found"."""
-        previous = None
-        readings = [question]
-        if history:
-            # Resolve the conversation oldest first: each follow-up leans on the answer before it.
-            previous = self._extractive(history[-1], history[:-1], filters, generation)
-            condensed = self._condensed(question, history, filters, generation)
-            readings = [condensed] if condensed else followup_readings(question, previous.resolved_question, antecedent_of(previous))
-        readings += [part for reading in list(readings) for part in asked_parts(reading)]
-        closest_name = self.retriever.table(generation).closest_name
-        readings += [correct_names(reading, closest_name) for reading in list(readings)]
+        """The answer to the first reading of ``question`` the library answers (``_readings``); when none
+        is answered, the first reading's "not found"."""
+        previous = self._extractive(history[-1], history[:-1], filters, generation) if history else None
         first = None
-        for reading in dict.fromkeys(readings):
+        for reading in self._readings(question, history, previous, filters, generation):
             exclude = set()
             if previous is not None and analyze(reading).wants_more:
                 exclude = {(c.doc_id, c.start) for c in previous.citations}  # "what else": not the same again
@@ -212,6 +201,26 @@ class Assistant:
                 return answer
             first = first or answer
         return first
+
+    def _readings(self, question: str, history: list[str], previous: Optional[Answer], filters: Filters, generation: str) -> Iterator[str]:
+        """The readings of ``question`` to try, in order, each made only when the ones before found nothing:
+        the question (in a conversation, its follow-up reading; a bare fragment also as a follow-up), then
+        what a chatty question asks (``asked_parts``), then each of these with misspelt names written as
+        the library writes them (``correct_names``)."""
+        readings = [question]
+        if previous is not None:
+            # Resolve the conversation oldest first: each follow-up leans on the answer before it.
+            condensed = self._condensed(question, history, filters, generation)
+            readings = [condensed] if condensed else followup_readings(question, previous.resolved_question, antecedent_of(previous))
+        readings = list(dict.fromkeys(readings + [part for reading in readings for part in asked_parts(reading)]))
+        yield from readings
+        closest_name = self.retriever.table(generation).closest_name
+        seen = set(readings)
+        for reading in readings:
+            corrected = correct_names(reading, closest_name)
+            if corrected not in seen:
+                seen.add(corrected)
+                yield corrected
 
     def _condensed(self, question: str, history: list[str], filters: Filters, generation: str) -> str:
         """With an LLM: the follow-up rewritten as a standalone question (prompts/condense.txt) from
