@@ -137,7 +137,7 @@ class Assistant:
         verified), then always ends with the verified ``Answer``. Without an LLM, on an abstention or
         an answer already given, yields only the ``Answer``."""
         question = (question or "").strip()
-        filters = Filters(list(sources or []), published_from, published_to)
+        filters = Filters(sources or [], published_from, published_to)
         history = [h.strip() for h in (history or []) if h and h.strip()]
         generation = self.store.generation()  # read once: the cache key and the table agree
         extractive = self._extractive(question, history, filters, generation)

@@ -35,7 +35,8 @@ class Filters:
     published_to: str = ""
 
     def __post_init__(self) -> None:
-        self.sources = [s.strip() for s in self.sources if s and s.strip()]
+        sources = [self.sources] if isinstance(self.sources, str) else self.sources  # one site given alone
+        self.sources = [s.strip() for s in sources or [] if s and s.strip()]
         self.published_from = _checked_day(self.published_from, "From")
         self.published_to = _checked_day(self.published_to, "To")
         if self.published_from and self.published_to and self.published_from > self.published_to:

@@ -92,7 +92,7 @@ def source_label(source: str) -> str:
 
 def check_filters(sources, published_from: str, published_to: str) -> tuple[list[str], str, str]:
     """The filters as ``qa.retrieve.Filters`` checks them; a bad date raises ValueError with a message for the user."""
-    filters = Filters(list(sources or []), published_from, published_to)
+    filters = Filters(sources or [], published_from, published_to)
     return filters.sources, filters.published_from, filters.published_to
 
 

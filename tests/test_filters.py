@@ -43,6 +43,7 @@ def test_a_site_filter_keeps_every_article_of_the_site(fresh_assistant, news):
     site = ["example-news.com"]
     assert cited(fresh_assistant.ask(BRIDGE, sources=site)) == {"en-2"}
     assert cited(fresh_assistant.ask(BOATS, sources=site)) == {"en-1"}
+    assert cited(fresh_assistant.ask(BOATS, sources="example-news.com")) == {"en-1"}  # one site, not in a list
     assert fresh_assistant.ask(FESTIVAL, sources=site).abstained
     assert cited(fresh_assistant.ask(FESTIVAL)) == {"ot-1"}
     # A source as stored still works, and keeps only its own article.
