@@ -204,7 +204,7 @@ def needs_context(question: str) -> bool:
     """Does the question lean on what was said before it (a follow-up), rather than stand on its own?
 
     It leans when it has no content terms of its own ("When?"), when "what else" / "and …" / "what
-    about …" continue a question without naming anyone, or when it refers back: "he", "it", "their"
+    about …" continue a question with at most one term of its own ("And Biden?"), or when it refers back: "he", "it", "their"
     with nothing in the question before them to refer to, or at its end ("What did Blinken say about
     it?"); "that", "this", "there", "then" used on their own ("When did he say that?", "of that trip",
     "in there"), not as "this week", "are there", or "said that Hamas…" (which starts a clause).
@@ -213,7 +213,7 @@ def needs_context(question: str) -> bool:
     asked = analyze(question)
     if not asked.terms:
         return True
-    if asked.wants_more and not asked.names:
+    if asked.wants_more and len(asked.terms) < 2:
         return True
     for match in _PERSONAL.finditer(question):
         before = question[: match.start()]

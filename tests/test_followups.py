@@ -62,6 +62,8 @@ def test_followup_set_resolves_followups_and_leaves_new_topics_alone(sample_assi
         ("What did Blinken say about it?", True),  # "it" is not Blinken
         ("What else did he add?", True),
         ("When?", True),
+        ("And Biden?", True),
+        ("Apart from civilians, who else did Blinken and Herzog talk about protecting in Gaza?", False),
         ("ceasefire", False),
         ("What did Blinken reaffirm about Israel in his talks with Netanyahu?", False),
         ("What did the US say it wants to avoid with regard to the conflict?", False),
