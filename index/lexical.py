@@ -177,7 +177,8 @@ class LexicalIndex:
         Only names are offered, words written capitalised in most body sentences that hold them, so an
         unknown "Crimea" is never read as "crime"; among several, the one in most sentences."""
         key = word.lower()
-        if key not in self._closest_names:
+        found = self._closest_names.get(key)
+        if found is None:
             found = ""
             if not self.knows(stem(key)):
                 variants = spelling_variants(key)
@@ -188,8 +189,10 @@ class LexicalIndex:
                     if found.lower() in variants:  # one slip as written, not only once stemmed ("Taco" is not "Tahoe")
                         break
                     found = ""
+            if len(self._closest_names) >= 4096:  # a long-running server meets ever new words
+                self._closest_names.clear()
             self._closest_names[key] = found
-        return self._closest_names[key]
+        return found
 
     def _written_name(self, term: str, sample: int = 50) -> str:
         """How the body sentences holding ``term`` write it, when that is mostly with a capital; else ""."""
