@@ -106,6 +106,9 @@ def _asking_sentence(text: str) -> str:
 # Where an asking clause starts inside a long sentence: "…, and I'd like to know what did Netanyahu say…".
 _CLAUSE_START = re.compile(r"(?:[,;:—–]\s*(?:and\s+|but\s+|so\s+)?|\b(?:know|wonder|ask|tell\s+me)\s+)(?=(?:what|who|whom|whose|when|where|which|why|how)\b)", re.I)
 _CLAUSE_END = re.compile(r"\s*[,;:—–?]")
+# A sentence ends after "?", and after "." or "!" before a capital or, as people type, a lowercase
+# question word ("…confused. what did…"); not inside "U.S. officials".
+_SENTENCE_BREAK = re.compile(r"(?<=\?)\s+|(?<=[.!])\s+(?=[A-Z]|(?i:what|who|whom|whose|when|where|which|why|how|did|does|do|is|are|was|were|can|could)\b)")
 
 
 def asked_parts(text: str) -> list[str]:
@@ -115,7 +118,8 @@ def asked_parts(text: str) -> list[str]:
     …, and I'd like to know, what did Netanyahu say about Rafah, was it…"). Only parts that stand on
     their own (``needs_context``) are returned; never the text itself."""
     text = text.strip()
-    sentence = _asking_sentence(text).strip()
+    sentences = [part for part in _SENTENCE_BREAK.split(text) if part.strip()]
+    sentence = next((part for part in reversed(sentences) if part.rstrip().endswith("?")), sentences[-1] if sentences else "").strip()
     parts = [sentence]
     for match in _CLAUSE_START.finditer(sentence):
         rest = sentence[match.end() :]

@@ -105,6 +105,9 @@ def test_asked_parts_stand_on_their_own():
     # The asking sentence leans on the scene, so it is not asked alone.
     assert asked_parts("NASA released images this week. What did they show?") == []
     assert asked_parts("Hi there. Who did Blinken meet in Tel Aviv?") == ["Who did Blinken meet in Tel Aviv?"]
+    # As people type: a lowercase question after a full stop, thanks after the question mark.
+    assert asked_parts("so confused. who did Blinken meet in Tel Aviv? thanks so much") == ["who did Blinken meet in Tel Aviv?"]
+    assert asked_parts("The U.S. officials met on Monday. Who did Blinken meet?") == ["Who did Blinken meet?"]
 
 
 @pytest.mark.parametrize(
