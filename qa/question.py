@@ -52,7 +52,6 @@ QUESTION_WORDS = frozenset(
 # "which show", "what kind of product": a named thing is wanted, not an explanation.
 _WHICH_THING = re.compile(r"\bwhich\s+(?!(?:is|are|was|were|of)\b)[a-z]+|^\s*what\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|could|can|should|happened|caused|led|made)\b)[a-z]+\s+(?:is|are|was|were|did|does|do|has|have|had|will)\b", re.I)
 _ASKS_NAME = re.compile(r"\bwhat(?:\s+is|\s+was|\s+are|\s+were|'s)\s+(?:the|his|her|their|its)\s+names?\b", re.I)
-_PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|that|this|there|then|those)\b", re.I)
 _ELSE = re.compile(r"\b(?:what|anything|who|where)\s+else\b|\bany\s+other\b|\bmore\s+about\b|^\s*and\b|^\s*what\s+about\b", re.I)
 
 
@@ -200,18 +199,23 @@ _DEICTIC = re.compile(
     r"|\b(?:is|are|was|were|be)\s+there\b|\bthere\s+(?:is|are|was|were|will|has|have|had)\b",
     re.I,
 )
+# A word after "that" that starts a clause ("said that Hamas…", "the deal that was…"), where "that"
+# refers to nothing earlier; any other ("that trip", "that day", "say that?") makes it refer back.
+_STARTS_CLAUSE = re.compile(
+    r"(?:[A-Z]\w*|\d\w*|(?i:the|a|an|his|her|its|their|our|my|he|she|it|they|we|i|you|" + "|".join(_AUXILIARY) + r")\b)(?![?.!,;])"
+)
 _PREPOSITIONS = frozenset("of about on in at to from for with by after before during since into over under than like".split())
-_LEADS = _PREPOSITIONS | _AUXILIARY | frozenset("what which who whom when where why how and".split())
 
 
 def needs_context(question: str) -> bool:
     """Does the question lean on what was said before it (a follow-up), rather than stand on its own?
 
     It leans when it has no content terms of its own ("When?"), when "what else" / "and …" / "what
-    about …" continue a question with at most one term of its own ("And Biden?"), or when it refers back: "he", "it", "their"
-    with nothing in the question before them to refer to, or at its end ("What did Blinken say about
-    it?"); "that", "this", "there", "then" used on their own ("When did he say that?", "of that trip",
-    "in there"), not as "this week", "are there", or "said that Hamas…" (which starts a clause).
+    about …" continue a question with at most one term of its own ("And Biden?"), or when it refers
+    back: "he", "it", "their" with nothing in the question before them to refer to, or at its end
+    ("What did Blinken say about it?"); "that", "this", "there", "then" used on their own ("When did
+    he say that?", "of that trip", "in there"), not as "this week", "are there", or "said that
+    Hamas…" (which starts a clause).
     "What did Blinken say about his trip?" and "ceasefire" stand on their own.
     """
     asked = analyze(question)
@@ -235,12 +239,6 @@ def needs_context(question: str) -> bool:
             return True
     return False
 
-
-# A word after "that" that starts a clause ("said that Hamas…", "the deal that was…"), where "that"
-# refers to nothing earlier; any other ("that trip", "that day", "say that?") makes it refer back.
-_STARTS_CLAUSE = re.compile(
-    r"(?:[A-Z]\w*|\d\w*|(?i:the|a|an|his|her|its|their|our|my|he|she|it|they|we|i|you|" + "|".join(_AUXILIARY) + r")\b)(?![?.!,;])"
-)
 
 
 def resolve_followup(question: str, previous: str, antecedent: str = "") -> str:
