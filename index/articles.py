@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Iterator, Union
+from urllib.parse import urlparse
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -39,6 +40,18 @@ class Article:
     @property
     def content_hash(self) -> str:
         return content_hash(self.title, self.text, self.url, self.published)
+
+
+def site_of(source: str) -> str:
+    """The site an article comes from: the host of a URL without "www." ("example-news.com"), else
+    the file name of a path. Articles are listed and filtered by it."""
+    source = source or ""
+    parsed = urlparse(source) if "://" in source else None
+    if parsed and parsed.netloc:
+        return parsed.netloc.lower().removeprefix("www.")
+    if "/" in source or os.sep in source:
+        return Path(source).name or source
+    return source
 
 
 @dataclass

@@ -34,8 +34,9 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from index.articles import site_of
 from index.store import READY, StoredSentence
-from index.terms import acronyms, terms
+from index.terms import acronyms, spelling_variants, stem, terms, written_forms
 
 FORMAT = 3  # 2: numpy rows and incremental updates; 3: numbers spelt out are terms in digits
 EMPTY_TOKEN = "∅"  # the one token of a sentence without terms, as bm25s needs one in every document
@@ -93,6 +94,8 @@ class LexicalIndex:
         self.acronym_counts = acronym_counts
         self.bm25_scores = bm25_scores
         self._idf: dict[str, float] = {}
+        self._sites: Optional[list[str]] = None  # site_of each source name, made on the first source filter
+        self._closest_names: dict[str, str] = {}
         self.term_index = {term: i for i, term in enumerate(vocabulary)}
         self.article_of = {record["doc_id"]: i for i, record in enumerate(articles)}
         self.ready = np.array([record.get("state") == READY for record in articles], dtype=bool)
@@ -168,6 +171,40 @@ class LexicalIndex:
         i = self.term_index.get(term)
         return (i is not None and self.document_frequency[i] > 0) or term in self.acronym_counts
 
+    def closest_name(self, word: str) -> str:
+        """The library's spelling of the name ``word`` misspells by one slip ("Netanjahu" gives
+        "Netanyahu", "Rafa" gives "Rafah"), or "" when the library knows ``word`` or has no such name.
+        Only names are offered, words written capitalised in most body sentences that hold them, so an
+        unknown "Crimea" is never read as "crime"; among several, the one in most sentences."""
+        key = word.lower()
+        found = self._closest_names.get(key)
+        if found is None:
+            found = ""
+            if not self.knows(stem(key)):
+                variants = spelling_variants(key)
+                near = {stem(variant) for variant in variants}
+                near = [t for t in near if t in self.term_index and self.document_frequency[self.term_index[t]] > 0]
+                for term in sorted(near, key=lambda t: (-int(self.document_frequency[self.term_index[t]]), t)):
+                    found = self._written_name(term)
+                    if found.lower() in variants:  # one slip as written, not only once stemmed ("Taco" is not "Tahoe")
+                        break
+                    found = ""
+            if len(self._closest_names) >= 4096:  # a long-running server meets ever new words
+                self._closest_names.clear()
+            self._closest_names[key] = found
+        return found
+
+    def _written_name(self, term: str, sample: int = 50) -> str:
+        """How the body sentences holding ``term`` write it, when that is mostly with a capital; else ""."""
+        i = self.term_index[term]
+        rows = self.bm25_scores["indices"][self.bm25_scores["indptr"][i] : self.bm25_scores["indptr"][i + 1]]
+        body = self.names["kind"].index("body") if "body" in self.names["kind"] else -1
+        forms = Counter(form for row in rows[: sample * 4] if self.columns[row, _KIND] == body for form in written_forms(self.text(int(row)), term))
+        named = Counter({form: n for form, n in forms.items() if form[:1].isupper()})
+        if not named or sum(named.values()) * 3 < sum(forms.values()) * 2:
+            return ""
+        return named.most_common(1)[0][0]
+
     def __len__(self) -> int:
         return self.columns.shape[0]
 
@@ -208,17 +245,35 @@ class LexicalIndex:
         return scores
 
     def allowed(self, sources: list[str], day_from: int, day_to: int) -> np.ndarray:
-        """float32 mask over rows: 1 where the sentence's source is one of ``sources`` (any if
-        empty) and its published day is within [day_from, day_to] (0: unbounded)."""
+        """float32 mask over rows: 1 where the sentence's source, or its site (``site_of``), is one of
+        ``sources`` (any if empty) and its published day is within [day_from, day_to] (0: unbounded).
+        With either bound set, an undated sentence (day 0) is outside the range."""
         mask = np.ones(len(self), dtype=bool)
         if sources:
-            wanted = [i for i, name in enumerate(self.names["source"]) if name in set(sources)]
-            mask &= np.isin(self.columns[:, _SOURCE], wanted)
+            wanted = set(sources)
+            if self._sites is None:
+                self._sites = [site_of(name) for name in self.names["source"]]
+            chosen = [i for i, (name, site) in enumerate(zip(self.names["source"], self._sites)) if name in wanted or site in wanted]
+            mask &= np.isin(self.columns[:, _SOURCE], chosen)
+        if day_from or day_to:
+            mask &= self.columns[:, _DAY] > 0
         if day_from:
             mask &= self.columns[:, _DAY] >= day_from
         if day_to:
             mask &= self.columns[:, _DAY] <= day_to
         return mask.astype(np.float32)
+
+    def nearest(self, vector: np.ndarray, k: int, allowed: np.ndarray) -> list[str]:
+        """Node ids of the ``k`` allowed rows nearest to ``vector`` (cosine: the embeddings are
+        normalised), nearest first: an exact search over the rows a filter keeps."""
+        rows = np.flatnonzero(allowed)
+        if not len(rows):
+            return []
+        scores = self.embeddings[rows] @ vector
+        k = min(k, len(rows))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [self.node_id(int(rows[i])) for i in top]
 
     def find(self, doc_id: str, position: int) -> Optional[int]:
         """The row of sentence ``position`` of article ``doc_id`` (None if not in the table)."""

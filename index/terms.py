@@ -116,6 +116,33 @@ def terms(text: str, cache: bool = True) -> list[str]:
     return list(_terms_cache.get(text, _compute_terms) if cache else _compute_terms(text))
 
 
+def written_forms(text: str, term: str) -> list[str]:
+    """The words of ``text`` whose term is ``term``, as written there (a possessive "'s" dropped),
+    leaving out a sentence's first word, which is capitalised by grammar."""
+    found = []
+    for match in _WORD.finditer(text):
+        word = match.group().strip(".")
+        if text[: match.start()].strip(" \"'“‘(«") and stem(word.lower().replace("’", "'")) == term:
+            found.append(re.sub(r"[’']s$", "", word))
+    return found
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def spelling_variants(word: str) -> set[str]:
+    """Every lowercase string one slip away from ``word``: a letter left out, added, changed, or two
+    letters swapped ("netanjahu" gives "netanyahu", "rafa" gives "rafah")."""
+    word = word.lower()
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    found = {a + b[1:] for a, b in splits if b}
+    found |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    found |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    found |= {a + c + b for a, b in splits for c in _LETTERS}
+    found.discard(word)
+    return found
+
+
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|for\s+|the\s+)*[A-Z][a-z]+)+")
 _MINOR = {"of", "for", "the"}
 

@@ -16,7 +16,7 @@ from index.ingest import IngestReport, Progress, ingest
 from index.speakers import full_names
 from index.store import Store
 from qa.answer import Answer, Citation
-from qa.question import SAID, analyze, resolve_followup
+from qa.question import SAID, analyze, asked_parts, correct_names, followup_readings
 from qa.rerank import DEFAULT_PATH as DEFAULT_RERANKER, Reranker, candidate_text, shared_reranker
 from qa.retrieve import Filters, Retriever
 from qa.select import Tuning, order_for_reading, select
@@ -147,7 +147,7 @@ class Assistant:
         verified), then always ends with the verified ``Answer``. Without an LLM, on an abstention or
         an answer already given, yields only the ``Answer``."""
         question = (question or "").strip()
-        filters = Filters(list(sources or []), published_from, published_to)
+        filters = Filters(sources or [], published_from, published_to)
         history = [h.strip() for h in (history or []) if h and h.strip()]
         generation = self.store.generation()  # read once: the cache key and the table agree
         extractive = self._extractive(question, history, filters, generation)
@@ -199,15 +199,39 @@ class Assistant:
         return copy.deepcopy(cached)
 
     def _ask_uncached(self, question: str, history: list[str], filters: Filters, generation: str) -> Answer:
-        if not history:
-            return self._answer(question, question, filters, generation)
-        # Resolve the conversation oldest first: each follow-up leans on the answer before it.
-        previous = self._extractive(history[-1], history[:-1], filters, generation)
-        resolved = self._condensed(question, history, filters, generation) or resolve_followup(question, previous.resolved_question, antecedent_of(previous))
-        exclude = set()
-        if analyze(resolved).wants_more:
-            exclude = {(c.doc_id, c.start) for c in previous.citations}  # "what else": not the same again
-        return self._answer(question, resolved, filters, generation, exclude)
+        """The answer to the first reading of ``question`` the library answers (``_readings``); when none
+        is answered, the first reading's "not found"."""
+        previous = self._extractive(history[-1], history[:-1], filters, generation) if history else None
+        first = None
+        for reading in self._readings(question, history, previous, filters, generation):
+            exclude = set()
+            if previous is not None and analyze(reading).wants_more:
+                exclude = {(c.doc_id, c.start) for c in previous.citations}  # "what else": not the same again
+            answer = self._answer(question, reading, filters, generation, exclude)
+            if not answer.abstained:
+                return answer
+            first = first or answer
+        return first
+
+    def _readings(self, question: str, history: list[str], previous: Optional[Answer], filters: Filters, generation: str) -> Iterator[str]:
+        """The readings of ``question`` to try, in order, each made only when the ones before found nothing:
+        the question (in a conversation, its follow-up reading; a bare fragment also as a follow-up), then
+        what a chatty question asks (``asked_parts``), then each of these with misspelt names written as
+        the library writes them (``correct_names``)."""
+        readings = [question]
+        if previous is not None:
+            # Resolve the conversation oldest first: each follow-up leans on the answer before it.
+            condensed = self._condensed(question, history, filters, generation)
+            readings = [condensed] if condensed else followup_readings(question, previous.resolved_question, antecedent_of(previous))
+        readings = list(dict.fromkeys(readings + [part for reading in readings for part in asked_parts(reading)]))
+        yield from readings
+        closest_name = self.retriever.table(generation).closest_name
+        seen = set(readings)
+        for reading in readings:
+            corrected = correct_names(reading, closest_name)
+            if corrected not in seen:
+                seen.add(corrected)
+                yield corrected
 
     def _condensed(self, question: str, history: list[str], filters: Filters, generation: str) -> str:
         """With an LLM: the follow-up rewritten as a standalone question (prompts/condense.txt) from

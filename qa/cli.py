@@ -37,9 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="ask a question")
     ask.add_argument("question")
     ask.add_argument("--history", action="append", default=[], metavar="EARLIER_QUESTION", help="an earlier question of the conversation (repeatable, oldest first)")
-    ask.add_argument("--source", action="append", default=[], help="only articles from this source (repeatable)")
-    ask.add_argument("--from", dest="published_from", default="", metavar="YYYY-MM-DD", help="only articles published on or after")
-    ask.add_argument("--to", dest="published_to", default="", metavar="YYYY-MM-DD", help="only articles published on or before")
+    ask.add_argument("--source", action="append", default=[], help="only articles from this site (example-news.com) or source as stored (repeatable)")
+    ask.add_argument("--from", dest="published_from", default="", metavar="YYYY-MM-DD", help="only articles published on or after (undated articles are left out)")
+    ask.add_argument("--to", dest="published_to", default="", metavar="YYYY-MM-DD", help="only articles published on or before (undated articles are left out)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     add_llm_arguments(ask)
 

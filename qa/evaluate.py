@@ -2,7 +2,8 @@
 
 Each line: ``id``, ``question``, optional ``answerable`` (default true), ``gold`` and
 ``ok`` (lists of ``{"doc": file name or doc id, "text": exact sentence}``), ``answer``
-(a short string a cited sentence should contain), ``gold_docs`` and ``history``.
+(a short string a cited sentence should contain), ``gold_docs``, ``history`` and ``new_topic`` (true: the
+question starts a new topic after its history, and must be asked as it is).
 Any subset of the scoring fields may be present; each metric averages over the
 questions that have what it needs.
 """
@@ -119,7 +120,7 @@ def score_question(item: dict, answer: Answer, assistant) -> dict:
             if citations:
                 good = [c for c in citations if any(_overlaps(g, c, assistant) for g in gold + ok)]
                 scores["citation_precision"] = len(good) / len(citations)
-            if item.get("history"):
+            if item.get("history") and not item.get("new_topic"):
                 scores["followup_hit"] = scores["sentence_hit"]
         if item.get("answer"):
             scores["answer_hit"] = float(any(answer_in_text(item["answer"], c.text) for c in citations))
@@ -129,6 +130,8 @@ def score_question(item: dict, answer: Answer, assistant) -> dict:
             scores["doc_hit"] = float(any(_doc_matches(d, c.doc_id, c.source) for d in item["gold_docs"] for c in citations))
         if not answer.abstained:
             scores["citations_per_answer"] = float(len({c.marker for c in citations}))
+    if item.get("new_topic"):  # a new question after an unrelated one: asked as it is, not as a follow-up
+        scores["new_topic_left_alone"] = float(answer.resolved_question == item["question"])
     scores["valid_spans"] = float(all(_valid(c, assistant) for c in citations))
     return scores
 

@@ -52,7 +52,6 @@ QUESTION_WORDS = frozenset(
 # "which show", "what kind of product": a named thing is wanted, not an explanation.
 _WHICH_THING = re.compile(r"\bwhich\s+(?!(?:is|are|was|were|of)\b)[a-z]+|^\s*what\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|could|can|should|happened|caused|led|made)\b)[a-z]+\s+(?:is|are|was|were|did|does|do|has|have|had|will)\b", re.I)
 _ASKS_NAME = re.compile(r"\bwhat(?:\s+is|\s+was|\s+are|\s+were|'s)\s+(?:the|his|her|their|its)\s+names?\b", re.I)
-_PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|that|this|there|then|those)\b", re.I)
 _ELSE = re.compile(r"\b(?:what|anything|who|where)\s+else\b|\bany\s+other\b|\bmore\s+about\b|^\s*and\b|^\s*what\s+about\b", re.I)
 
 
@@ -103,6 +102,52 @@ def _asking_sentence(text: str) -> str:
     return (asking or parts or [text])[-1]
 
 
+# Where an asking clause starts inside a long sentence: "…, and I'd like to know what did Netanyahu say…".
+_CLAUSE_START = re.compile(r"(?:[,;:—–]\s*(?:and\s+|but\s+|so\s+)?|\b(?:know|wonder|ask|tell\s+me)\s+)(?=(?:what|who|whom|whose|when|where|which|why|how)\b)", re.I)
+_CLAUSE_END = re.compile(r"\s*[,;:—–?]")
+# A sentence ends after "?", and after "." or "!" before a capital or, as people type, a lowercase
+# question word ("…confused. what did…"); not inside "U.S. officials".
+_SENTENCE_BREAK = re.compile(r"(?<=\?)\s+|(?<=[.!])\s+(?=[A-Z]|(?i:what|who|whom|whose|when|where|which|why|how|did|does|do|is|are|was|were|can|could)\b)")
+
+
+def asked_parts(text: str) -> list[str]:
+    """What a chatty or pasted question asks, for when the whole of it finds nothing: its asking
+    sentence ("I've been reading about the Gaza talks and I'm confused. What did Blinken say about
+    Hamas?"), then, in a long sentence, the clause that starts with a question word ("So I was reading
+    …, and I'd like to know, what did Netanyahu say about Rafah, was it…"). Only parts that stand on
+    their own (``needs_context``) are returned; never the text itself."""
+    text = text.strip()
+    sentences = [part for part in _SENTENCE_BREAK.split(text) if part.strip()]
+    sentence = next((part for part in reversed(sentences) if part.rstrip().endswith("?")), sentences[-1] if sentences else "").strip()
+    parts = [sentence]
+    for match in _CLAUSE_START.finditer(sentence):
+        rest = sentence[match.end() :]
+        end = _CLAUSE_END.search(rest)
+        parts.append((rest[: end.start()] if end else rest).strip() + "?")
+        break
+    found = []
+    for part in parts:
+        if part and part != text and part not in found and not needs_context(part):
+            found.append(part)
+    return found
+
+
+_WORD_AS_WRITTEN = re.compile(r"[^\W\d_][\w’'-]*")
+
+
+def correct_names(text: str, closest_name) -> str:
+    """``text`` with each word the library does not know, and that misspells one of its names, written
+    as the library writes that name: ``closest_name(word)`` gives the name or "" (``LexicalIndex.closest_name``)."""
+
+    def fix(match: re.Match) -> str:
+        word = match.group()
+        if len(word) < 4 or word.lower() in STOPWORDS or stem(word.lower()) in QUESTION_WORDS:
+            return word
+        return closest_name(word) or word
+
+    return _WORD_AS_WRITTEN.sub(fix, text)
+
+
 _THING_START = re.compile(r"\b(?:which|what)\s+", re.I)
 _AUXILIARY = frozenset("is are was were did does do has have had will would could can should may might must".split())
 
@@ -146,19 +191,72 @@ def _names(text: str) -> list[str]:
     return found
 
 
+_PERSONAL = re.compile(r"\b(?:(?P<person>he|she|him|her|his|hers)|they|them|their|it|its)\b", re.I)
+_DEMONSTRATIVE = re.compile(r"\b(?:that|this|these|those|there|then)\b", re.I)
+# Not about anything earlier: "this week", "are there any", "there were" (but "that day" is).
+_DEICTIC = re.compile(
+    r"\b(?:this|these)\s+(?:week|weekend|year|month|morning|afternoon|evening|night)s?\b"
+    r"|\b(?:is|are|was|were|be)\s+there\b|\bthere\s+(?:is|are|was|were|will|has|have|had)\b",
+    re.I,
+)
+# A word after "that" that starts a clause ("said that Hamas…", "the deal that was…"), where "that"
+# refers to nothing earlier; any other ("that trip", "that day", "say that?") makes it refer back.
+_STARTS_CLAUSE = re.compile(
+    r"(?:[A-Z]\w*|\d\w*|(?i:the|a|an|his|her|its|their|our|my|he|she|it|they|we|i|you|" + "|".join(_AUXILIARY) + r")\b)(?![?.!,;])"
+)
+_PREPOSITIONS = frozenset("of about on in at to from for with by after before during since into over under than like".split())
+
+
+def needs_context(question: str) -> bool:
+    """Does the question lean on what was said before it (a follow-up), rather than stand on its own?
+
+    It leans when it has no content terms of its own ("When?"), when "what else" / "and …" / "what
+    about …" continue a question with at most one term of its own ("And Biden?"), or when it refers
+    back: "he", "it", "their" with nothing in the question before them to refer to, or at its end
+    ("What did Blinken say about it?"); "that", "this", "there", "then" used on their own ("When did
+    he say that?", "of that trip", "in there"), not as "this week", "are there", or "said that
+    Hamas…" (which starts a clause).
+    "What did Blinken say about his trip?" and "ceasefire" stand on their own.
+    """
+    asked = analyze(question)
+    if not asked.terms:
+        return True
+    if asked.wants_more and len(asked.terms) < 2:
+        return True
+    for match in _PERSONAL.finditer(question):
+        before = question[: match.start()]
+        after = question[match.end() :].strip()
+        final = not after or after[0] in "?.!,;" or after.split()[0].lower() in _PREPOSITIONS
+        antecedent = _names(before) if match["person"] else [t for t in terms(before) if t not in QUESTION_WORDS]
+        if final or not antecedent:
+            return True
+    deictic = [m.span() for m in _DEICTIC.finditer(question)]
+    for match in _DEMONSTRATIVE.finditer(question):
+        if any(start <= match.start() < end for start, end in deictic):
+            continue
+        after = question[match.end() :].split()
+        if match.group().lower() in ("there", "then") or not after or not _STARTS_CLAUSE.match(after[0]):
+            return True
+    return False
+
+
+
 def resolve_followup(question: str, previous: str, antecedent: str = "") -> str:
     """Rewrite a follow-up as a standalone question, given the (standalone) previous question.
 
-    "he"/"she"/"his"/"her" become ``antecedent`` (the person the previous question or its
-    answer was about); a question that leans on "that", "it" or "what else" inherits the
-    previous question's topic. A question that stands on its own is returned unchanged.
+    A question that stands on its own (``needs_context`` is false) is returned unchanged: a new topic
+    is never read as part of the old one. Otherwise "he"/"she"/"his"/"her" become ``antecedent`` (the
+    person the previous question or its answer was about), and a question that leans on "that", "it"
+    or "what else" inherits the previous question's topic.
     """
-    if not previous:
+    if not previous or not needs_context(question):
         return question
+    return _rewrite(question, previous, antecedent)
+
+
+def _rewrite(question: str, previous: str, antecedent: str) -> str:
     earlier = analyze(previous)
     current = analyze(question)
-    if not _PRONOUNS.search(question) and not current.wants_more and len(current.terms) >= 2:
-        return question
     person = antecedent or earlier.speaker or (earlier.names[0] if earlier.names else "")
     resolved = question
     if person:
@@ -173,3 +271,18 @@ def resolve_followup(question: str, previous: str, antecedent: str = "") -> str:
         if topic:
             resolved = f"{resolved.rstrip(' ?')} (about {topic})?"
     return resolved
+
+
+def followup_readings(question: str, previous: str, antecedent: str = "") -> list[str]:
+    """The readings of a question asked after ``previous``, to try in order until one is answered.
+
+    A follow-up has one: its rewrite. A question that stands on its own comes first as it is; when
+    it is a bare fragment ("ceasefire", "Which day?": one term, no name) the follow-up rewrite comes
+    second, for when the library has no answer to the fragment alone."""
+    resolved = resolve_followup(question, previous, antecedent)
+    if resolved != question or not previous:
+        return [resolved]
+    current = analyze(question)
+    if len(current.terms) < 2 and not current.names:
+        return [question, _rewrite(question, previous, antecedent)]
+    return [question]

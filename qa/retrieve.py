@@ -6,8 +6,10 @@ scoring can look at context while only the sentence itself is ever cited.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Optional
 
 from index.embedder import Embedder
@@ -19,26 +21,46 @@ RRF_K = 60
 
 @dataclass
 class Filters:
-    """Metadata filters applied to retrieval: article sources and a published-date range."""
+    """Which articles a question may cite.
+
+    ``sources``: each a source as stored (a URL or path) or a site ("example-news.com" keeps every
+    article from that host, ``site_of``); none: all. ``published_from`` / ``published_to``: YYYY-MM-DD,
+    inclusive. An article without a date is outside every date range: with either date set, only
+    articles whose date is known to be in the range are searched. A date that is not a real
+    YYYY-MM-DD date, or a range that ends before it starts, raises ValueError saying so.
+    """
 
     sources: list[str] = field(default_factory=list)
-    published_from: str = ""  # YYYY-MM-DD, inclusive
+    published_from: str = ""
     published_to: str = ""
 
-    def where(self) -> Optional[dict]:
-        clauses: list[dict] = []
-        if self.sources:
-            clauses.append({"source": {"$in": list(self.sources)}})
-        if self.published_from:
-            clauses.append({"published_day": {"$gte": published_day(self.published_from)}})
-        if self.published_to:
-            clauses.append({"published_day": {"$lte": published_day(self.published_to)}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    def __post_init__(self) -> None:
+        sources = [self.sources] if isinstance(self.sources, str) else self.sources  # one site given alone
+        self.sources = [s.strip() for s in sources or [] if s and s.strip()]
+        self.published_from = _checked_day(self.published_from, "From")
+        self.published_to = _checked_day(self.published_to, "To")
+        if self.published_from and self.published_to and self.published_from > self.published_to:
+            raise ValueError(f"From date {self.published_from} is after To date {self.published_to}.")
 
     def __bool__(self) -> bool:
         return bool(self.sources or self.published_from or self.published_to)
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _checked_day(value: str, label: str) -> str:
+    """"" or a real YYYY-MM-DD date; anything else raises a message for the user."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if not _DAY.fullmatch(value):
+        raise ValueError(f"{label} date must be written YYYY-MM-DD (e.g. 2024-05-01), not “{value}”.")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{label} date {value} is not a real date.") from None
+    return value
 
 
 @dataclass
@@ -97,12 +119,13 @@ class Retriever:
         caller already holds it, to save reading the generation token again."""
         vector = self.embedder.encode_query(text)
         table = self.lexical if table is None else table
-        dense_hits = self.store.nearest(vector, k, filters.where(), count=len(table))
         allowed = None
         if filters:
-            allowed = table.allowed(
-                filters.sources, published_day(filters.published_from), published_day(filters.published_to)
-            )
+            # Filtered: exact nearest neighbours among the allowed rows of the table, the same mask BM25 uses.
+            allowed = table.allowed(filters.sources, published_day(filters.published_from), published_day(filters.published_to))
+            dense_hits = table.nearest(vector, k, allowed)
+        else:
+            dense_hits = self.store.nearest(vector, k, count=len(table))
         lexical_hits = table.search(list(query_terms) + list(extra_terms), k, allowed)
 
         fused: dict[str, float] = {}

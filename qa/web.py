@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import html
 import itertools
+import logging
 import os
 import re
 import shutil
 import tempfile
-from datetime import date
+from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlparse
@@ -33,7 +34,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
-from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
+from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, site_of  # noqa: E402
+from qa.retrieve import Filters  # noqa: E402
 from qa.llm import LLMSetupError, add_llm_arguments, llm_from_args, not_found_text  # noqa: E402
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -48,8 +50,8 @@ EXAMPLES = [
     "Who did Blinken meet in Tel Aviv?",
     "When did Biden and Netanyahu have their call?",
 ]
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MARKER = re.compile(r"\s*\[(\d+)\]")
+log = logging.getLogger("qa.web")
 _RUNS = itertools.count(1)  # tells one upload summary from the next
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$])")
 
@@ -84,36 +86,14 @@ def safe_url(url: str) -> str:
 
 
 def source_label(source: str) -> str:
-    """A short name for a source: the host of a URL, the file name of a path."""
-    source = source or ""
-    parsed = urlparse(source) if "://" in source else None
-    if parsed and parsed.netloc:
-        return parsed.netloc.removeprefix("www.")
-    if "/" in source or os.sep in source:
-        return Path(source).name or source
-    return source
-
-
-def parse_day(value: str, label: str) -> str:
-    """"" or a valid YYYY-MM-DD; anything else raises a message for the user."""
-    value = (value or "").strip()
-    if not value:
-        return ""
-    if not _DAY.match(value):
-        raise ValueError(f"{label} must be a date written YYYY-MM-DD (e.g. 2024-05-01), not “{value}”.")
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{label}: {value} is not a real date.") from None
-    return value
+    """A short name for a source: the site of a URL, the file name of a path."""
+    return site_of(source)
 
 
 def check_filters(sources, published_from: str, published_to: str) -> tuple[list[str], str, str]:
-    start = parse_day(published_from, "Published from")
-    end = parse_day(published_to, "Published to")
-    if start and end and start > end:
-        raise ValueError(f"Published from ({start}) is after published to ({end}).")
-    return [s for s in (sources or []) if s], start, end
+    """The filters as ``qa.retrieve.Filters`` checks them; a bad date raises ValueError with a message for the user."""
+    filters = Filters(sources or [], published_from, published_to)
+    return filters.sources, filters.published_from, filters.published_to
 
 
 # --- rendering -------------------------------------------------------------------
@@ -281,6 +261,17 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
     )
 
 
+def filter_note(sources=(), published_from: str = "", published_to: str = "", error: str = "") -> str:
+    """The line under the filters: what the next question searches, or what is wrong with them."""
+    if error:
+        return f'<div class="qa-filter-note qa-error" role="alert">{esc(error)}</div>'
+    text = describe_filters(sources, published_from, published_to)
+    if not text:
+        return '<div class="qa-filter-note">No filters: questions search every article.</div>'
+    undated = " Articles without a date are left out." if published_from or published_to else ""
+    return f'<div class="qa-filter-note qa-active">Next question searches only {esc(text)}.{undated}</div>'
+
+
 def describe_filters(sources=(), published_from: str = "", published_to: str = "") -> str:
     parts = []
     if sources:
@@ -391,8 +382,9 @@ def _upload_paths(files) -> list[tuple[str, str]]:
 
 
 def _source_choices(rows: list[dict]) -> list[tuple[str, str]]:
-    sources = sorted({r.get("source", "") for r in rows if r.get("source")}, key=lambda s: source_label(s).lower())
-    return [(source_label(s), s) for s in sources]
+    """Each site once, with how many articles it has: ("example-news.com (2)", "example-news.com")."""
+    counts = Counter(source_label(r["source"]) for r in rows if r.get("source"))
+    return [(f"{site} ({n})", site) for site, n in sorted(counts.items(), key=lambda item: item[0].lower())]
 
 
 def _doc_choices(rows: list[dict]) -> list[tuple[str, str]]:
@@ -481,12 +473,14 @@ def build_app(assistant) -> gr.Blocks:
         """With an LLM, the answer is shown as it is written, then replaced by its verified version."""
         question = (question or "").strip()
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         try:
             sources, start, end = check_filters(sources, published_from, published_to)
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from None
+        except ValueError as exc:  # said beside the filters; the chat and the question stay as they are
+            log.warning("question not asked: %s", exc)
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), filter_note(error=f"Question not asked: {exc}")
+            return
         turns = list(turns or [])
         history = [t["question"] for t in turns]
         asked = chat_messages(turns) + [{"role": "user", "content": esc_md(question)}]
@@ -494,13 +488,13 @@ def build_app(assistant) -> gr.Blocks:
         for item in assistant.ask_stream(question, history=history, sources=sources, published_from=start, published_to=end):
             if isinstance(item, str):
                 written += item
-                yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], gr.skip(), gr.skip(), gr.skip()
+                yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], gr.skip(), gr.skip(), gr.skip(), gr.skip()
             else:
                 answer = item
         filters = {"sources": sources, "published_from": start, "published_to": end}
         turns.append({"question": question, "answer": answer.to_dict(), "filters": filters})
         index = len(turns) - 1
-        yield "", chat_messages(turns), sources_html(assistant, turns, index), turns, index
+        yield "", chat_messages(turns), sources_html(assistant, turns, index), turns, index, filter_note(sources, start, end)
 
     def on_example(evt: gr.SelectData, turns, sources, published_from, published_to):
         value = evt.value
@@ -524,13 +518,9 @@ def build_app(assistant) -> gr.Blocks:
 
     def on_filters(sources, published_from, published_to):
         try:
-            sources, start, end = check_filters(sources, published_from, published_to)
+            return filter_note(*check_filters(sources, published_from, published_to))
         except ValueError as exc:
-            return f'<div class="qa-filter-note qa-error">{esc(exc)}</div>'
-        text = describe_filters(sources, start, end)
-        if not text:
-            return '<div class="qa-filter-note">No filters: questions search every article.</div>'
-        return f'<div class="qa-filter-note qa-active">Next question searches only {esc(text)}.</div>'
+            return filter_note(error=str(exc))
 
     # --- library ---
     def on_upload(files, progress=gr.Progress()):
@@ -605,8 +595,9 @@ def build_app(assistant) -> gr.Blocks:
         """Answer a question from the articles; the same JSON as `qa ask --json`."""
         try:
             sources, start, end = check_filters(sources, published_from, published_to)
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from None
+        except ValueError as exc:  # the caller gets the message; the log one line, not a traceback
+            log.warning("question not asked: %s", exc)
+            raise gr.Error(str(exc), print_exception=False) from None
         answer = assistant.ask(question, history=list(history or []), sources=sources, published_from=start, published_to=end)
         return answer.to_dict()
 
@@ -674,8 +665,8 @@ def build_app(assistant) -> gr.Blocks:
                                 date_to = gr.Textbox(
                                     label="To", placeholder="YYYY-MM-DD", elem_id="qa-to", scale=1, min_width=120
                                 )
-                            filter_note = gr.HTML(
-                                '<div class="qa-filter-note">No filters: questions search every article.</div>',
+                            filter_line = gr.HTML(
+                                filter_note(),
                                 elem_id="qa-filter-note",
                             )
                     with gr.Column(scale=6, min_width=420, elem_id="qa-right"):
@@ -722,7 +713,7 @@ def build_app(assistant) -> gr.Blocks:
                         gr.HTML("<div class='qa-section-title'>Indexed articles</div>")
                         table = gr.HTML(library_table(rows), elem_id="qa-articles")
 
-        ask_outputs = [question, chatbot, sources_panel, turns, selected]
+        ask_outputs = [question, chatbot, sources_panel, turns, selected, filter_line]
         filter_inputs = [source_filter, date_from, date_to]
         question.submit(on_ask, [question, turns, *filter_inputs], ask_outputs, api_visibility="private")
         ask_button.click(on_ask, [question, turns, *filter_inputs], ask_outputs, api_visibility="private")
@@ -731,7 +722,7 @@ def build_app(assistant) -> gr.Blocks:
         # The chatbot's own clear (trash) button starts a new conversation: no history, no sources.
         chatbot.clear(on_clear, None, [chatbot, sources_panel, turns, selected, question], api_visibility="private")
         for box in filter_inputs:
-            box.change(on_filters, filter_inputs, filter_note, api_visibility="private", show_progress="hidden")
+            box.change(on_filters, filter_inputs, filter_line, api_visibility="private", show_progress="hidden")
         uploads.upload(
             on_upload,
             uploads,
