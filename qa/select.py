@@ -38,7 +38,7 @@ class Tuning:
     duplicate_cosine: float = 0.95
     min_headline_share: float = 0.40  # a body sentence holding this share of a headline's terms is its source
     # The trained reranker (qa.rerank) reads the best fused candidates; its probability joins the score.
-    rerank_candidates: int = 20
+    rerank_candidates: int = 12
     w_rerank: float = 0.10
 
 
