@@ -26,8 +26,10 @@ embedded store; for a Chroma server ``$QA_CACHE_DIR/chroma-<host>-<port>/.qa-sid
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -39,6 +41,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from index import lock
 from index.articles import Article
 from index.sentences import Sentence
 
@@ -46,10 +49,13 @@ ARTICLES = "qa_articles"
 SENTENCES = "qa_sentences"
 DEFAULT_STORE = ".qa-store"
 WRITING, READY = "writing", "ready"
+DEFAULT_WAIT = 300.0
+"""Seconds a process waits for another one that holds the embedded store (not for the app)."""
 REPAIR_GRACE = 3600
 """Seconds after which a half-written record of a writer on another host is taken as abandoned."""
 SIDE_DIR = ".qa-side-index"  # hidden: ingesting a folder that holds the store must not read it as articles
 
+log = logging.getLogger("qa.store")
 _active_writes: Counter = Counter()  # store key -> writes this process has under way there
 _active_lock = threading.Lock()
 
@@ -58,14 +64,9 @@ def _writer() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"  # at call time: a forked child is another writer
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists, owned by someone else
-    return True
+def default_owner() -> str:
+    """How this process is named to another one that finds the store held: its command."""
+    return " ".join([Path(sys.argv[0]).name or "python"] + sys.argv[1:2]) if sys.argv else "python"
 
 
 def default_store_path() -> str:
@@ -95,11 +96,22 @@ class StoredSentence:
 class Store:
     """Articles and sentence vectors in Chroma (``PersistentClient`` or ``HttpClient``)."""
 
-    def __init__(self, path: Optional[str] = None, host: Optional[str] = None, port: Optional[int] = None):
+    def __init__(
+        self,
+        path: Optional[str] = None,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        owner: str = "",
+        wait: float = DEFAULT_WAIT,
+    ):
+        """An embedded store (``path``) is held by this process until it exits (``index.lock``):
+        ``owner`` names this process to others ("qa ingest"); a holder that is not serving the app
+        is waited for up to ``wait`` seconds."""
         import chromadb
         from chromadb.config import Settings
 
         settings = Settings(anonymized_telemetry=False)
+        self.path: Optional[Path] = None
         if host:
             self.location = f"chroma://{host}:{port or 8000}"
             try:
@@ -110,15 +122,21 @@ class Store:
             self.path = Path(path or default_store_path())
             self.path.mkdir(parents=True, exist_ok=True)
             self.location = str(self.path)
+            lock.acquire(self.path, owner or default_owner(), wait, lambda message: log.warning("%s", message))
             self.client = chromadb.PersistentClient(path=str(self.path), settings=settings)
         self.key = self.location if host else str(self.path.resolve())
-        self.side_dir = _side_dir(self.path if not host else None, host, port)
+        self.side_dir = _side_dir(self.path, host, port)
         self._batch_size: Optional[int] = None
         space = {"hnsw": {"space": "cosine"}}
         # Embeddings are always passed in: Chroma's own embedding function would download a model.
         self.articles = self.client.get_or_create_collection(ARTICLES, configuration=space)
         self.sentences = self.client.get_or_create_collection(SENTENCES, configuration=space)
         self._vectors = None
+
+    def serving(self, url: str) -> None:
+        """This process now serves the app at ``url``: others stop waiting for an embedded store."""
+        if self.path is not None:
+            lock.announce(self.path, url)
 
     @property
     def vectors(self):
@@ -191,7 +209,7 @@ class Store:
         if int(pid) == os.getpid():
             with _active_lock:
                 return _active_writes[self.key] == 0  # ours, and no write under way: an exception cut it short
-        return not _alive(int(pid))
+        return not lock.alive(int(pid))
 
     def generation(self) -> str:
         """A token that changes on every change readers can see, by any writer ("" if never written).

@@ -14,7 +14,7 @@ from index.articles import Article
 from index.embedder import Embedder, shared_embedder
 from index.ingest import IngestReport, Progress, ingest
 from index.speakers import full_names
-from index.store import Store
+from index.store import DEFAULT_WAIT, Store
 from qa.answer import Answer, Citation
 from qa.question import SAID, analyze, resolve_followup
 from qa.retrieve import Filters, Retriever
@@ -51,8 +51,12 @@ class Assistant:
         llm: Optional["LLM"] = None,
         prompts: Union[Prompts, str, os.PathLike, None] = None,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        owner: str = "",
+        wait: float = DEFAULT_WAIT,
     ):
-        self.store = Store(path=str(store) if store else None, host=chroma_host, port=chroma_port)
+        # An embedded store is this process's until it exits; ``owner`` names it to a process that
+        # finds the store held, which waits up to ``wait`` seconds (index/lock.py).
+        self.store = Store(path=str(store) if store else None, host=chroma_host, port=chroma_port, owner=owner, wait=wait)
         self.repaired = self.store.repair()  # drop articles a crash left half-written
         self._embedder = embedder
         self.tuning = tuning or Tuning()

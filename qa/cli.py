@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--store", metavar="DIR", help="embedded Chroma store directory")
     where.add_argument("--chroma-host", metavar="HOST", help="use a Chroma server instead (chroma run)")
     where.add_argument("--chroma-port", metavar="PORT", type=int, default=8000)
+    where.add_argument(
+        "--wait", metavar="SECONDS", type=float, default=300,
+        help="how long to wait for another process that holds the embedded store (default 300; never for a running app)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="index article files and folders (.txt .md .html .json .jsonl)")
@@ -70,9 +74,10 @@ def make_assistant(args: argparse.Namespace, store: Optional[str] = None):
     from qa.llm import llm_from_args
 
     llm, prompts = llm_from_args(args)  # a missing option or package fails here, before any model loads
+    options = {"llm": llm, "prompts": prompts, "owner": f"qa {args.command}", "wait": args.wait}
     if args.chroma_host and not store:
-        return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, llm=llm, prompts=prompts)
-    return Assistant(store=store or args.store, llm=llm, prompts=prompts)
+        return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, **options)
+    return Assistant(store=store or args.store, **options)
 
 
 def progress_bar(description: str):
@@ -198,17 +203,19 @@ class _OneLine(logging.Handler):
         print(f"qa: {record.getMessage()}", file=sys.stderr)
 
 
-def report_llm_failures() -> None:
-    """An LLM that fails (server down, unknown model) leaves the extractive answer; say so in one line."""
-    logger = logging.getLogger("qa.llm")
-    if not any(isinstance(h, _OneLine) for h in logger.handlers):
-        logger.addHandler(_OneLine(logging.WARNING))
-        logger.propagate = False
+def report_warnings() -> None:
+    """One line each: an LLM that fails (server down, unknown model) and leaves the extractive
+    answer; a wait for another process that holds the store."""
+    for name in ("qa.llm", "qa.store"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _OneLine) for h in logger.handlers):
+            logger.addHandler(_OneLine(logging.WARNING))
+            logger.propagate = False
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    report_llm_failures()
+    report_warnings()
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -885,10 +885,13 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool =
     _, url, _ = app.launch(
         server_name=host,
         server_port=port,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         quiet=quiet,
         **launch_options(),
     )
+    assistant.store.serving(url)  # from now on another process is told to use the app, not to wait
+    if block:
+        app.block_thread()
     return app, url
 
 
@@ -905,12 +908,13 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     try:
         llm, prompts = llm_from_args(args)
-    except LLMSetupError as exc:
+        options = {"llm": llm, "prompts": prompts, "owner": "app.py"}
+        if args.chroma_host:
+            assistant = Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, **options)
+        else:
+            assistant = Assistant(store=args.store, **options)
+    except (LLMSetupError, OSError, ValueError) as exc:  # a store held by another app, or damaged
         parser.exit(1, f"app.py: {exc}\n")
-    if args.chroma_host:
-        assistant = Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, llm=llm, prompts=prompts)
-    else:
-        assistant = Assistant(store=args.store, llm=llm, prompts=prompts)
     serve(assistant, host=args.host, port=args.port)
 
 
