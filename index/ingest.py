@@ -10,7 +10,7 @@ from index.articles import Article, Skipped, iter_files, load_file
 import numpy as np
 from index.sentences import Sentence, split_sentences
 from index.speakers import attribute_speakers
-from index.store import READY, WRITING, Store
+from index.store import READY, WRITING, Damage, Store
 
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) after each input file."""
@@ -126,6 +126,30 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
         flush()
     run.finish(written)
     return report
+
+
+def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_sentences: int = 512) -> Optional[Damage]:
+    """Repair a damaged store (``Store.damage``): every readable vector is kept, and the articles
+    with a vector Chroma cannot return are split and embedded again from their stored text.
+    Returns the damage found, None when there was none."""
+    damage = store.damage()
+    if damage is None:
+        return None
+    articles = store.rebuild(damage.articles, dimension=embed(["dimension"]).shape[1])
+    with store.writing():
+        pending: list[tuple[Article, list[Sentence]]] = []
+        for position, article in enumerate(articles, start=1):
+            pending.append((article, prepare(article)))
+            if position == len(articles) or sum(len(s) for _, s in pending) >= batch_sentences:
+                vectors = embed([s.text for _, sentences in pending for s in sentences])
+                items, offset = [], 0
+                for item, sentences in pending:
+                    items.append((item, sentences, vectors[offset : offset + len(sentences)]))
+                    offset += len(sentences)
+                store.write_articles(items)
+                pending.clear()
+    store.rebuilt()
+    return damage
 
 
 class _Run:

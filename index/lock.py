@@ -132,3 +132,8 @@ def _write(fd: int, holder: Holder) -> None:
     data = json.dumps({"pid": holder.pid, "owner": holder.owner, "url": holder.url}).encode()
     os.ftruncate(fd, 0)
     os.pwrite(fd, data, 0)
+
+
+def holds(store: Path) -> bool:
+    """Does this process hold ``store``?"""
+    return store.resolve() in _held

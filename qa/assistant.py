@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Union
 
 from index.articles import Article
 from index.embedder import Embedder, shared_embedder
-from index.ingest import IngestReport, Progress, ingest
+from index.ingest import IngestReport, Progress, ingest, rebuild
 from index.speakers import full_names
-from index.store import DEFAULT_WAIT, Store
+from index.store import DEFAULT_WAIT, Damage, Store, StoreDamaged
 from qa.answer import Answer, Citation
 from qa.question import SAID, analyze, resolve_followup
 from qa.retrieve import Filters, Retriever
@@ -53,10 +53,15 @@ class Assistant:
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         owner: str = "",
         wait: float = DEFAULT_WAIT,
+        check: bool = True,
     ):
         # An embedded store is this process's until it exits; ``owner`` names it to a process that
-        # finds the store held, which waits up to ``wait`` seconds (index/lock.py).
+        # finds the store held, which waits up to ``wait`` seconds (index/lock.py). A damaged store
+        # (vectors Chroma cannot return) raises ``StoreDamaged`` unless ``check`` is off, for ``rebuild``.
         self.store = Store(path=str(store) if store else None, host=chroma_host, port=chroma_port, owner=owner, wait=wait)
+        damage = self.store.check() if check else None
+        if damage is not None:
+            raise StoreDamaged(str(damage))
         self.repaired = self.store.repair()  # drop articles a crash left half-written
         self._embedder = embedder
         self.tuning = tuning or Tuning()
@@ -95,6 +100,14 @@ class Assistant:
             report = ingest(self.store, lambda texts: self.embedder.encode(texts), paths, progress=progress)
         self._store_changed()
         return report
+
+    def rebuild(self) -> Optional[Damage]:
+        """Repair a damaged embedded store: the articles whose vectors cannot be read are written
+        again from their stored text; nothing else changes. Returns the damage found (None: none)."""
+        with self._write_lock:
+            damage = rebuild(self.store, lambda texts: self.embedder.encode(texts))
+        self._store_changed()
+        return damage
 
     def remove(self, doc_id: str) -> bool:
         with self._write_lock:

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", help="delete an article by its doc id")
     remove.add_argument("doc_id")
 
+    commands.add_parser("repair", help="write again, from their stored texts, the articles whose vectors cannot be read")
+
     articles = commands.add_parser("articles", help="list the indexed articles")
     articles.add_argument("--json", action="store_true")
 
@@ -74,7 +76,7 @@ def make_assistant(args: argparse.Namespace, store: Optional[str] = None):
     from qa.llm import llm_from_args
 
     llm, prompts = llm_from_args(args)  # a missing option or package fails here, before any model loads
-    options = {"llm": llm, "prompts": prompts, "owner": f"qa {args.command}", "wait": args.wait}
+    options = {"llm": llm, "prompts": prompts, "owner": f"qa {args.command}", "wait": args.wait, "check": args.command != "repair"}
     if args.chroma_host and not store:
         return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, **options)
     return Assistant(store=store or args.store, **options)
@@ -144,6 +146,19 @@ def cmd_remove(args) -> int:
     return 0
 
 
+def cmd_repair(args) -> int:
+    assistant = make_assistant(args)
+    damage = assistant.rebuild()
+    if damage is None:
+        print(f"nothing to repair: every vector in {assistant.store.location} can be read")
+    else:
+        print(
+            f"repaired {assistant.store.location}: {len(damage.articles):,} articles written again from their stored texts "
+            f"({damage.unreadable:,} vectors could not be read); {len(assistant.articles()):,} articles in all"
+        )
+    return 0
+
+
 def cmd_articles(args) -> int:
     rows = make_assistant(args).articles()
     if args.json:
@@ -190,6 +205,7 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
     "remove": cmd_remove,
+    "repair": cmd_repair,
     "articles": cmd_articles,
     "serve": cmd_serve,
     "eval": cmd_eval,

@@ -100,25 +100,26 @@ def served(tmp_path):
         [QA, "--store", str(store), "serve", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, cwd=ROOT,
     )
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        assert process.poll() is None, process.stdout.read()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError("qa serve did not start listening")
-    while '"url": ""' in (store / ".qa-lock").read_text() and time.time() < deadline:
-        time.sleep(0.1)  # it says it serves just after it starts listening
-    yield store, f"http://127.0.0.1:{port}/", process
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("qa serve did not start listening")
+        while '"url": ""' in (store / ".qa-lock").read_text() and time.time() < deadline:
+            time.sleep(0.1)  # it says it serves just after it starts listening
+        yield store, f"http://127.0.0.1:{port}/", process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def test_ingest_and_ask_beside_a_running_app_refuse_at_once_and_the_app_keeps_answering(served, tmp_path):
