@@ -30,6 +30,7 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # old ids dropped because their file changed
     skipped: list[Skipped] = field(default_factory=list)
+    unused_files: list[str] = field(default_factory=list)  # files of which nothing was stored or found stored
 
     def counts(self) -> dict[str, int]:
         return {
@@ -99,12 +100,14 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
         progress(0, 0)
     for done, entry in enumerate(files, start=1):
         items = [entry] if isinstance(entry, Skipped) else load_file(entry)
+        used = False
         for item in items:
             if isinstance(item, Skipped):
                 report.skipped.append(item)
                 continue
             meta = run.check(item)
             if meta is False:
+                used = True
                 continue
             try:
                 sentences = prepare(item)
@@ -115,9 +118,12 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
                 report.skipped.append(Skipped(item.where or item.origin or item.doc_id, "no article sentences found (only page junk?)"))
                 continue
             run.make_room(item, meta)
+            used = True
             pending.append((item, sentences))
             if sum(len(s) for _, s in pending) >= batch_sentences:
                 flush()
+        if not used and not isinstance(entry, Skipped):
+            report.unused_files.append(str(entry))
         if pending and done == len(files):
             flush()  # the bar reaches its end only when everything is stored
         if progress:

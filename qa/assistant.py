@@ -25,6 +25,8 @@ from qa.llm import DEFAULT_THRESHOLDS, Prompts, Thresholds, condense, finish, lo
 if TYPE_CHECKING:  # pragma: no cover
     from llama_index.core.llms import LLM
 
+MAX_QUESTION_CHARS = 2000
+MAX_HISTORY = 20  # earlier questions of a conversation; the app sends its latest ones
 NOT_FOUND = not_found_text()  # the wording lives in prompts/abstain.txt
 log = logging.getLogger("qa.llm")
 
@@ -156,6 +158,7 @@ class Assistant:
         question = (question or "").strip()
         filters = Filters(list(sources or []), published_from, published_to)
         history = [h.strip() for h in (history or []) if h and h.strip()]
+        check_limits(question, history)
         generation = self.store.generation()  # read once: the cache key and the table agree
         extractive = self._extractive(question, history, filters, generation)
         if self.llm is None or extractive.abstained:
@@ -271,6 +274,18 @@ class Assistant:
                     )
                 )
         return Answer(question, " ".join(parts), False, citations, resolved_question=resolved)
+
+
+def check_limits(question: str, history: list[str]) -> None:
+    """A question is a sentence or two, and a conversation resolves its questions one after the
+    other: a megabyte question or a history of thousands would only cost memory and time."""
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
+    if len(history) > MAX_HISTORY:
+        raise ValueError(f"the history has {len(history):,} earlier questions; the limit is {MAX_HISTORY} (the latest ones are enough)")
+    for number, earlier in enumerate(history, start=1):
+        if len(earlier) > MAX_QUESTION_CHARS:
+            raise ValueError(f"earlier question {number} is {len(earlier):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
 
 
 def antecedent_of(answer: Answer) -> str:

@@ -7,9 +7,11 @@ file and the problem.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
+import re
 import sys
 from typing import Optional
 
@@ -17,6 +19,37 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # The model loader's own "Loading weights" bar is noise on a command line (and buries the one-line errors).
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+# Control characters (but tab and newline) and the bidirectional controls: an article's title or text
+# holding ESC]0;…BEL or ESC[2J would retitle or clear the terminal, U+202E would reverse what follows.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: each character above written as its escape (``\\u001b``),
+    which JSON reads back as the same character. The stored text and its offsets never change."""
+    return _UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+class _Printable(io.TextIOBase):
+    """A text stream that writes ``printable`` text to another."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(printable(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,12 +136,12 @@ def cmd_ingest(args) -> int:
     if len(missing) == len(args.paths):
         # Nothing to read: say so at once instead of loading the model first.
         for path in missing:
-            print(f"qa: skipped {path}: no such file or folder", file=sys.stderr)
+            print(printable(f"qa: skipped {path}: no such file or folder"), file=sys.stderr)
         return 1
     assistant = make_assistant(args)
     report = assistant.ingest(args.paths, progress=progress_bar("Ingesting"))
     for skipped in report.skipped:
-        print(f"qa: skipped {skipped}", file=sys.stderr)
+        print(printable(f"qa: skipped {skipped}"), file=sys.stderr)
     if args.json:
         print(json.dumps({**report.counts(), "skipped_items": [str(s) for s in report.skipped]}))
     else:
@@ -140,7 +173,7 @@ def cmd_remove(args) -> int:
     assistant = make_assistant(args)
     # Straight to the store: this process holds no retriever to refresh, and removing needs no model.
     if not assistant.store.remove(args.doc_id):
-        print(f"qa: no article with doc id '{args.doc_id}' in {assistant.store.location}", file=sys.stderr)
+        print(printable(f"qa: no article with doc id '{args.doc_id}' in {assistant.store.location}"), file=sys.stderr)
         return 1
     print(f"removed {args.doc_id}")
     return 0
@@ -187,7 +220,7 @@ def cmd_eval(args) -> int:
             assistant = make_assistant(args, store=tmp)
             report = assistant.ingest(args.articles)
             for skipped in report.skipped:
-                print(f"qa: skipped {skipped}", file=sys.stderr)
+                print(printable(f"qa: skipped {skipped}"), file=sys.stderr)
             result = evaluate(assistant, args.questions, article_paths=args.articles)
     else:
         result = evaluate(make_assistant(args), args.questions)
@@ -216,7 +249,7 @@ class _OneLine(logging.Handler):
     """``qa: message`` on whatever stderr is now."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(f"qa: {record.getMessage()}", file=sys.stderr)
+        print(printable(f"qa: {record.getMessage()}"), file=sys.stderr)
 
 
 def report_warnings() -> None:
@@ -232,16 +265,22 @@ def report_warnings() -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     report_warnings()
+    stdout = sys.stdout
+    if args.command != "serve":  # article text goes to a terminal as text only
+        sys.stdout = _Printable(stdout)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return 130
     except (OSError, ValueError) as exc:
-        print(f"qa: {exc}", file=sys.stderr)
+        print(printable(f"qa: {exc}"), file=sys.stderr)
         return 1
     except Exception as exc:  # a connection refused by a Chroma server and the like: one line, not a traceback
-        print(f"qa: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"qa: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return 1
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Safety rules kept throughout this module:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import itertools
 import os
@@ -34,10 +35,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
+from qa.assistant import MAX_HISTORY  # noqa: E402
 from qa.llm import LLMSetupError, add_llm_arguments, llm_from_args, not_found_text  # noqa: E402
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
-UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]
+UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".json", ".jsonl"]
 ALLOWED_SUFFIXES = frozenset(SUPPORTED_SUFFIXES)  # also .htm, which browsers may hand us
 MAX_UPLOAD_SIZE = "8mb"  # gradio refuses bigger uploads; we check again ourselves
 MAX_UPLOAD_BYTES = min(MAX_FILE_BYTES, 8 * 1024 * 1024)
@@ -92,6 +94,19 @@ def source_label(source: str) -> str:
     if "/" in source or os.sep in source:
         return Path(source).name or source
     return source
+
+
+def public_source(source: str, roots: list[Path]) -> str:
+    """A source as the API shows it: a URL as it is, a file by its path under one of ``roots``
+    (the store: ``uploads/x.txt``; the checkout: ``data/sample/x.txt``), else by its name alone;
+    never the server's full path."""
+    if not os.path.isabs(source or ""):
+        return source or ""
+    path = Path(source)
+    for root in roots:
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+    return path.name
 
 
 def parse_day(value: str, label: str) -> str:
@@ -353,12 +368,17 @@ def _where(where: str, names: dict[str, str]) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A file name safe to create in the upload folder: no directories, no odd characters."""
+    """A file name safe to create in the upload folder: no directories, only letters (of any
+    script), digits and ``._-``. Where a character had to go, a short hash of the original name
+    follows, so two names never share a file ("a b.txt" and "a_b.txt", "新闻.txt" and "新聞.txt"),
+    while the same name always maps to the same file (uploading it again replaces its article)."""
     base = Path(str(name).replace("\\", "/")).name
     stem, suffix = os.path.splitext(base)
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:80] or "upload"
-    suffix = re.sub(r"[^A-Za-z0-9.]+", "", suffix.lower())
-    return stem + suffix
+    safe_stem = re.sub(r"[^\w.-]+", "_", stem).strip("._-")[:80] or "upload"
+    safe_suffix = re.sub(r"[^A-Za-z0-9.]+", "", suffix.lower())
+    if safe_stem + safe_suffix != base:
+        safe_stem += "-" + hashlib.sha256(base.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return safe_stem + safe_suffix
 
 
 def upload_dir_for(assistant) -> Path:
@@ -462,6 +482,7 @@ if (!window.__qaCiteNav) {
 def build_app(assistant) -> gr.Blocks:
     """The whole UI over ``assistant`` (a ``qa.Assistant``)."""
     upload_dir = upload_dir_for(assistant)
+    roots = [upload_dir.parent, SAMPLE_DIR.parent.parent]  # the store (or the upload folder's), the checkout
     if assistant.llm is None:
         subtitle = "Answers quoted from your articles — every sentence cited."
     else:
@@ -488,15 +509,18 @@ def build_app(assistant) -> gr.Blocks:
         except ValueError as exc:
             raise gr.Error(str(exc)) from None
         turns = list(turns or [])
-        history = [t["question"] for t in turns]
+        history = [t["question"] for t in turns][-MAX_HISTORY:]
         asked = chat_messages(turns) + [{"role": "user", "content": esc_md(question)}]
         written = ""
-        for item in assistant.ask_stream(question, history=history, sources=sources, published_from=start, published_to=end):
-            if isinstance(item, str):
-                written += item
-                yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], gr.skip(), gr.skip(), gr.skip()
-            else:
-                answer = item
+        try:
+            for item in assistant.ask_stream(question, history=history, sources=sources, published_from=start, published_to=end):
+                if isinstance(item, str):
+                    written += item
+                    yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], gr.skip(), gr.skip(), gr.skip()
+                else:
+                    answer = item
+        except ValueError as exc:  # over a limit: the question is too long
+            raise gr.Error(str(exc)) from None
         filters = {"sources": sources, "published_from": start, "published_to": end}
         turns.append({"question": question, "answer": answer.to_dict(), "filters": filters})
         index = len(turns) - 1
@@ -568,6 +592,8 @@ def build_app(assistant) -> gr.Blocks:
         from index.ingest import IngestReport
 
         report = assistant.ingest(accepted, progress=tick) if accepted else IngestReport()
+        for unused in report.unused_files:  # nothing of it was stored: keep no copy
+            Path(unused).unlink(missing_ok=True)
         titles = {}
         for doc_id in report.added + report.replaced + report.unchanged:
             meta = assistant.store.article_meta(doc_id) or {}
@@ -605,10 +631,16 @@ def build_app(assistant) -> gr.Blocks:
         """Answer a question from the articles; the same JSON as `qa ask --json`."""
         try:
             sources, start, end = check_filters(sources, published_from, published_to)
-        except ValueError as exc:
+            if sources:  # given as the API shows them
+                shown = {public_source(row.get("source", ""), roots): row.get("source", "") for row in assistant.articles()}
+                sources = [shown.get(source, source) for source in sources]
+            answer = assistant.ask(question, history=list(history or []), sources=sources, published_from=start, published_to=end)
+        except ValueError as exc:  # a bad filter, or a question or history over its limit
             raise gr.Error(str(exc)) from None
-        answer = assistant.ask(question, history=list(history or []), sources=sources, published_from=start, published_to=end)
-        return answer.to_dict()
+        result = answer.to_dict()
+        for citation in result["citations"]:
+            citation["source"] = public_source(citation["source"], roots)
+        return result
 
     rows = assistant.articles()
     with gr.Blocks(title="News QA", fill_width=True) as app:
