@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="start the web app")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME", help="a host name the app may be reached by besides --host and localhost (repeatable)")
     add_llm_arguments(serve)
 
     evaluate = commands.add_parser("eval", help="score the assistant on a question file (JSONL)")
@@ -205,7 +206,7 @@ def cmd_articles(args) -> int:
 def cmd_serve(args) -> int:
     from qa.web import serve
 
-    serve(make_assistant(args), host=args.host, port=args.port)
+    serve(make_assistant(args), host=args.host, port=args.port, allow_hosts=args.allow_host)
     return 0
 
 

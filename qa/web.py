@@ -22,6 +22,7 @@ import itertools
 import os
 import re
 import shutil
+import socket
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -887,8 +888,63 @@ mark.qa-mark.qa-flash { animation: qa-flash 1.6s ease-out; }
 """
 
 
-def launch_options(max_file_size: str = MAX_UPLOAD_SIZE) -> dict:
+# Gradio's page needs inline scripts and styles (its config, the components' styles) and runs the
+# panel's js_on_load with new Function; everything else may come only from this server, and no
+# other site may frame the app.
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; connect-src 'self' ws: wss:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+def allowed_hosts(host: str, extra=()) -> frozenset[str]:
+    """The names a request's Host header may give: the address the app is bound to, the loopback
+    names, this machine's names when bound to every interface, and ``extra`` (``--allow-host``)."""
+    names = {host, "localhost", "127.0.0.1", "::1", *extra}
+    if host in ("0.0.0.0", "::", ""):
+        names |= {socket.gethostname(), socket.getfqdn()}
+    return frozenset(name.lower().strip("[]") for name in names if name)
+
+
+class HostGuard:
+    """ASGI middleware: a request whose Host header names another host is refused (a page of another
+    site whose name was pointed at this machine, DNS rebinding, cannot reach the app), and every
+    response carries ``SECURITY_HEADERS``."""
+
+    def __init__(self, app, hosts: frozenset[str]):
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").lower()
+        name = host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+        if name not in self.hosts:
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1008})
+            await send({"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"text/plain"), *SECURITY_HEADERS]})
+            return await send({"type": "http.response.body", "body": b"unknown host (start the app with --allow-host NAME to allow it)"})
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+def launch_options(max_file_size: str = MAX_UPLOAD_SIZE, hosts: frozenset[str] = allowed_hosts("127.0.0.1")) -> dict:
     """What ``serve`` passes to ``launch`` besides host and port."""
+    from starlette.middleware import Middleware
+
     return {
         "theme": THEME,
         "css": CSS,
@@ -896,6 +952,7 @@ def launch_options(max_file_size: str = MAX_UPLOAD_SIZE) -> dict:
         "allowed_paths": [],  # nothing but gradio's own upload cache is served
         "show_error": True,
         "footer_links": ["api"],
+        "app_kwargs": {"middleware": [Middleware(HostGuard, hosts=hosts)]},
     }
 
 
@@ -906,8 +963,9 @@ def ensure_samples(assistant, sample_dir: Path = SAMPLE_DIR):
     return assistant.ingest([sample_dir])
 
 
-def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, quiet: bool = False):
-    """Launch the app. With ``block=False`` returns ``(app, url)`` and serves in the background."""
+def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, quiet: bool = False, allow_hosts=()):
+    """Launch the app. With ``block=False`` returns ``(app, url)`` and serves in the background.
+    Requests must name ``host`` (or a loopback name, or one of ``allow_hosts``) in their Host header."""
     report = ensure_samples(assistant)
     if report is not None and not quiet:
         print(f"qa: empty store, indexed the sample articles: {report.summary()}")
@@ -919,7 +977,7 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool =
         server_port=port,
         prevent_thread_lock=True,
         quiet=quiet,
-        **launch_options(),
+        **launch_options(hosts=allowed_hosts(host, allow_hosts)),
     )
     assistant.store.serving(url)  # from now on another process is told to use the app, not to wait
     if block:
@@ -931,6 +989,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the News QA web app.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME", help="a host name the app may be reached by besides --host and localhost (repeatable)")
     parser.add_argument("--store", metavar="DIR", help="embedded Chroma store directory (default $QA_STORE or .qa-store/)")
     parser.add_argument("--chroma-host", metavar="HOST", help="use a Chroma server instead")
     parser.add_argument("--chroma-port", metavar="PORT", type=int, default=8000)
@@ -947,7 +1006,7 @@ def main(argv: Optional[list[str]] = None) -> None:
             assistant = Assistant(store=args.store, **options)
     except (LLMSetupError, OSError, ValueError) as exc:  # a store held by another app, or damaged
         parser.exit(1, f"app.py: {exc}\n")
-    serve(assistant, host=args.host, port=args.port)
+    serve(assistant, host=args.host, port=args.port, allow_hosts=args.allow_host)
 
 
 if __name__ == "__main__":

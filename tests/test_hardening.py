@@ -206,3 +206,41 @@ def test_an_article_of_page_junk_only_is_skipped_not_indexed(tmp_path, fresh_ass
     assert report.counts()["added"] == 0
     assert [s.reason for s in report.skipped] == ["no article sentences found (only page junk?)"]
     assert fresh_assistant.store.sentence_count() == 0
+
+
+# --- the host header and the headers every response carries -------------------------------------
+
+
+def _request(url: str, host: str) -> tuple[int, dict]:
+    import http.client
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    connection.request("GET", "/", headers={"Host": host})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}
+
+
+def test_requests_for_another_host_are_refused_and_pages_cannot_be_framed(server):  # noqa: F811
+    _, url, _ = server
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        status, headers = _request(url, host)
+        assert status == 200, host
+        assert headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    for host in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1.attacker.example:{port}"):
+        status, headers = _request(url, host)
+        assert status == 400, host
+        assert headers["x-frame-options"] == "DENY"
+
+
+def test_allowed_hosts():
+    from qa.web import allowed_hosts
+
+    assert allowed_hosts("127.0.0.1") == {"127.0.0.1", "localhost", "::1"}
+    assert "news.example" in allowed_hosts("127.0.0.1", ["News.Example"])
+    assert {"0.0.0.0", "localhost"} <= allowed_hosts("0.0.0.0")
