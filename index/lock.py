@@ -62,8 +62,8 @@ def served_elsewhere(store: Path, holder: Holder) -> str:
     """The one line for a process that finds the store held by the app."""
     return (
         f"the store {store} is open in {holder.describe()}, serving {holder.url}; an embedded store is open in one process at a time. "
-        f"Add articles with the app's upload and ask there (or on its /ask API), or serve the store with "
-        f"`chroma run --path {store}` and point every process at it with --chroma-host/--chroma-port"
+        f"Add articles with the app's upload and ask there (or on its /ask API), or stop it, serve the store with "
+        f"`chroma run --path {store}` and point every process, the app too, at it with --chroma-host/--chroma-port"
     )
 
 
