@@ -399,7 +399,9 @@ def test_api_ask_returns_the_cli_json(server):
     other = next(a["source"] for a in assistant.articles() if a["source"].endswith("000_931a4d0f5c8aff4b.txt"))
     filtered = client.predict(RAFAH, [], ["data/sample/000_931a4d0f5c8aff4b.txt"], "", "", api_name="/ask")
     assert filtered == served(assistant.ask(RAFAH, sources=[other]))
-    assert filtered["citations"] and all(c["source"] == "data/sample/000_931a4d0f5c8aff4b.txt" for c in filtered["citations"])
+    assert all(c["source"] == "data/sample/000_931a4d0f5c8aff4b.txt" for c in filtered["citations"])
+    kept = client.predict(RAFAH, [], ["data/sample/004_a8ed45d3df2df383.txt"], "", "", api_name="/ask")
+    assert kept == got  # the source as the API names it filters as the full one does
 
 
 def _get(url: str) -> tuple[int, bytes]:
