@@ -19,10 +19,10 @@ catches.
 
 Run from the repository root:
 
-    .venv/bin/python bench/concurrent.py                       # 20 trials of 2 x 25 articles
-    .venv/bin/python bench/concurrent.py --trials 3 --articles 10
-    .venv/bin/python bench/concurrent.py --unlocked --trials 3   # without the lock, for comparison
-    .venv/bin/python bench/concurrent.py --json                # only the JSON line
+    .venv/bin/python bench/writers.py                       # 20 trials of 2 x 25 articles
+    .venv/bin/python bench/writers.py --trials 3 --articles 10
+    .venv/bin/python bench/writers.py --unlocked --trials 3   # without the lock, for comparison
+    .venv/bin/python bench/writers.py --json                # only the JSON line
 
 The last line printed is always one JSON object with every figure.
 """
@@ -54,7 +54,7 @@ lock.acquire = lambda *args, **kwargs: None
 from qa.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-log = logger("concurrent")
+log = logger("writers")
 
 
 def ingest_command(store: Path, path: Path, unlocked: bool) -> list[str]:
@@ -119,7 +119,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     rng = random.Random(args.seed)
     start = start_run()
     trials = []
-    with tempfile.TemporaryDirectory(prefix="qa-concurrent-", ignore_cleanup_errors=True) as tmp:
+    with tempfile.TemporaryDirectory(prefix="qa-writers-", ignore_cleanup_errors=True) as tmp:
         halves = []
         for h in (0, 1):
             half = articles[h * args.articles : (h + 1) * args.articles]
@@ -144,7 +144,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "trials_where_the_second_waited": sum(t["waited"] for t in trials),
         "unreadable_vectors_total": sum(t["unreadable_vectors"] for t in trials),
     }
-    result = envelope("concurrent", start, args, summary=summary, trial_results=trials)
+    result = envelope("writers", start, args, summary=summary, trial_results=trials)
     text = "\n".join([
         f"Concurrent writers: {args.trials} trials of two `qa ingest` processes x {args.articles} RealTimeQA dev articles on one "
         f"embedded store, the second started 0-{args.spread:g}s after the first (seed {args.seed})"
