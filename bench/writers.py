@@ -57,10 +57,12 @@ sys.exit(main(sys.argv[1:]))
 log = logger("writers")
 
 
-def ingest_command(store: Path, path: Path, unlocked: bool) -> list[str]:
+def ingest_command(store: Path, path: Path, unlocked: bool, wait: float) -> list[str]:
+    # --wait: on a loaded machine the first ingest can outlast the default 300 s wait of the second
+    options = ["--store", str(store), "--wait", str(wait), "ingest", str(path)]
     if unlocked:
-        return [sys.executable, "-c", UNLOCKED_INGEST, "--store", str(store), "ingest", str(path)]
-    return [str(QA), "--store", str(store), "ingest", str(path)]
+        return [sys.executable, "-c", UNLOCKED_INGEST, *options]
+    return [str(QA), *options]
 
 
 def trial(work: Path, halves: list[Path], expected: set[str], delay: float, unlocked: bool, timeout: float) -> dict:
@@ -71,9 +73,9 @@ def trial(work: Path, halves: list[Path], expected: set[str], delay: float, unlo
     if done.returncode != 0:
         raise RuntimeError(f"the sample ingest failed: {done.stderr[-500:]}")
     started = time.perf_counter()
-    first = subprocess.Popen(ingest_command(store, halves[0], unlocked), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
+    first = subprocess.Popen(ingest_command(store, halves[0], unlocked, timeout), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
     time.sleep(delay)
-    second = subprocess.Popen(ingest_command(store, halves[1], unlocked), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
+    second = subprocess.Popen(ingest_command(store, halves[1], unlocked, timeout), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
     outputs = [process.communicate(timeout=timeout) for process in (first, second)]
     seconds = time.perf_counter() - started
     opened = Store(str(store))
@@ -84,6 +86,7 @@ def trial(work: Path, halves: list[Path], expected: set[str], delay: float, unlo
         "seconds": round(seconds, 1),
         "exit_codes": [first.returncode, second.returncode],
         "failed": sum(process.returncode != 0 for process in (first, second)),
+        "errors": [err.strip().splitlines()[-1] for process, (_, err) in zip((first, second), outputs) if process.returncode != 0 and err.strip()],
         "waited": any("waiting for the store" in err for _, err in outputs),
         "damaged": damage is not None,
         "unreadable_vectors": damage.unreadable if damage else 0,
