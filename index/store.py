@@ -341,7 +341,10 @@ class Store:
             return ""
 
     def _mark_checked(self) -> None:
-        (self.path / CHECKED_FILE).write_text(self.generation(), encoding="utf-8")
+        try:
+            (self.path / CHECKED_FILE).write_text(self.generation(), encoding="utf-8")
+        except OSError:
+            pass  # a read-only store is checked again at the next open
 
     def write_article(self, article: Article, sentences: list[Sentence], embeddings: np.ndarray) -> None:
         """Store an article and its sentences; readers see it only once it is complete."""
