@@ -379,11 +379,20 @@ def iter_files(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[Union[Path,
     without a single supported file is reported, not silently ignored.
     """
     seen: set[Path] = set()
+
+    def once(path: Path) -> Iterator[Path]:
+        # Named as given (a symlink by its own name, not its target), made absolute; met once.
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            yield Path(os.path.abspath(path))
+
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
             found = 0
-            for root, dirs, files in os.walk(path):
+            unreadable: list[OSError] = []
+            for root, dirs, files in os.walk(path, onerror=unreadable.append):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if name.startswith("."):
@@ -391,17 +400,13 @@ def iter_files(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[Union[Path,
                     child = Path(root) / name
                     if child.suffix.lower() in SUPPORTED_SUFFIXES:
                         found += 1
-                        resolved = child.resolve()
-                        if resolved not in seen:
-                            seen.add(resolved)
-                            yield resolved
-            if not found:
+                        yield from once(child)
+            for error in unreadable:  # a folder we may not list: its articles would be missed silently
+                yield Skipped(error.filename or str(path), f"cannot read this folder ({error.strerror or error})")
+            if not found and not unreadable:
                 yield Skipped(str(path), f"no article files in this folder (looked for {', '.join(SUPPORTED_SUFFIXES)})")
         elif path.is_file():
-            resolved = path.resolve()
-            if resolved not in seen:
-                seen.add(resolved)
-                yield resolved
+            yield from once(path)
         elif path.exists():
             yield Skipped(str(path), "not a regular file (a pipe, socket or device)")
         else:

@@ -73,9 +73,12 @@ def junk_spans(text: str) -> list[tuple[int, int]]:
             break
         start, end = match.start(), match.end()
         stripped = line.strip()
-        if stripped and _TRAILER_HEADINGS.match(stripped) and start > len(text) // 3:
-            spans.append((start, len(text)))
-            return spans
+        if stripped and _TRAILER_HEADINGS.match(stripped):
+            if start > len(text) // 3:
+                spans.append((start, len(text)))
+                return spans
+            spans.append((start, end))  # early on it ends nothing, but the heading itself is no article text
+            continue
         if stripped and _JUNK_LINES.search(stripped):
             spans.append((start, end))
     return spans

@@ -10,7 +10,7 @@ from index.articles import Article, Skipped, iter_files, load_file
 import numpy as np
 from index.sentences import Sentence, split_sentences
 from index.speakers import attribute_speakers
-from index.store import READY, WRITING, Store
+from index.store import READY, WRITING, Damage, Store
 
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) after each input file."""
@@ -30,6 +30,7 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # old ids dropped because their file changed
     skipped: list[Skipped] = field(default_factory=list)
+    unused_files: list[str] = field(default_factory=list)  # files of which nothing was stored or found stored
 
     def counts(self) -> dict[str, int]:
         return {
@@ -99,12 +100,14 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
         progress(0, 0)
     for done, entry in enumerate(files, start=1):
         items = [entry] if isinstance(entry, Skipped) else load_file(entry)
+        used = False
         for item in items:
             if isinstance(item, Skipped):
                 report.skipped.append(item)
                 continue
             meta = run.check(item)
             if meta is False:
+                used = True
                 continue
             try:
                 sentences = prepare(item)
@@ -115,9 +118,12 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
                 report.skipped.append(Skipped(item.where or item.origin or item.doc_id, "no article sentences found (only page junk?)"))
                 continue
             run.make_room(item, meta)
+            used = True
             pending.append((item, sentences))
             if sum(len(s) for _, s in pending) >= batch_sentences:
                 flush()
+        if not used and not isinstance(entry, Skipped):
+            report.unused_files.append(str(entry))
         if pending and done == len(files):
             flush()  # the bar reaches its end only when everything is stored
         if progress:
@@ -126,6 +132,30 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
         flush()
     run.finish(written)
     return report
+
+
+def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_sentences: int = 512) -> Optional[Damage]:
+    """Repair a damaged store (``Store.damage``): every readable vector is kept, and the articles
+    with a vector Chroma cannot return are split and embedded again from their stored text.
+    Returns the damage found, None when there was none."""
+    damage = store.damage()
+    if damage is None:
+        return None
+    articles = store.rebuild(damage.articles, dimension=embed(["dimension"]).shape[1])
+    with store.writing():
+        pending: list[tuple[Article, list[Sentence]]] = []
+        for position, article in enumerate(articles, start=1):
+            pending.append((article, prepare(article)))
+            if position == len(articles) or sum(len(s) for _, s in pending) >= batch_sentences:
+                vectors = embed([s.text for _, sentences in pending for s in sentences])
+                items, offset = [], 0
+                for item, sentences in pending:
+                    items.append((item, sentences, vectors[offset : offset + len(sentences)]))
+                    offset += len(sentences)
+                store.write_articles(items)
+                pending.clear()
+    store.rebuilt()
+    return damage
 
 
 class _Run:

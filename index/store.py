@@ -26,8 +26,11 @@ embedded store; for a Chroma server ``$QA_CACHE_DIR/chroma-<host>-<port>/.qa-sid
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -39,6 +42,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from index import lock
 from index.articles import Article
 from index.sentences import Sentence
 
@@ -46,10 +50,16 @@ ARTICLES = "qa_articles"
 SENTENCES = "qa_sentences"
 DEFAULT_STORE = ".qa-store"
 WRITING, READY = "writing", "ready"
+DEFAULT_WAIT = 300.0
+"""Seconds a process waits for another one that holds the embedded store (not for the app)."""
 REPAIR_GRACE = 3600
 """Seconds after which a half-written record of a writer on another host is taken as abandoned."""
+SPACE = {"hnsw": {"space": "cosine"}}
+REBUILD_SUFFIX = "_rebuild"  # a collection being rebuilt by ``Store.rebuild``, before it is swapped in
+CHECKED_FILE = ".qa-checked"  # the generation at which every vector was last known readable
 SIDE_DIR = ".qa-side-index"  # hidden: ingesting a folder that holds the store must not read it as articles
 
+log = logging.getLogger("qa.store")
 _active_writes: Counter = Counter()  # store key -> writes this process has under way there
 _active_lock = threading.Lock()
 
@@ -58,14 +68,9 @@ def _writer() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"  # at call time: a forked child is another writer
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists, owned by someone else
-    return True
+def default_owner() -> str:
+    """How this process is named to another one that finds the store held: its command."""
+    return " ".join([Path(sys.argv[0]).name or "python"] + sys.argv[1:2]) if sys.argv else "python"
 
 
 def default_store_path() -> str:
@@ -95,11 +100,22 @@ class StoredSentence:
 class Store:
     """Articles and sentence vectors in Chroma (``PersistentClient`` or ``HttpClient``)."""
 
-    def __init__(self, path: Optional[str] = None, host: Optional[str] = None, port: Optional[int] = None):
+    def __init__(
+        self,
+        path: Optional[str] = None,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        owner: str = "",
+        wait: float = DEFAULT_WAIT,
+    ):
+        """An embedded store (``path``) is held by this process until it exits (``index.lock``):
+        ``owner`` names this process to others ("qa ingest"); a holder that is not serving the app
+        is waited for up to ``wait`` seconds."""
         import chromadb
         from chromadb.config import Settings
 
         settings = Settings(anonymized_telemetry=False)
+        self.path: Optional[Path] = None
         if host:
             self.location = f"chroma://{host}:{port or 8000}"
             try:
@@ -110,15 +126,25 @@ class Store:
             self.path = Path(path or default_store_path())
             self.path.mkdir(parents=True, exist_ok=True)
             self.location = str(self.path)
+            lock.acquire(self.path, owner or default_owner(), wait, lambda message: log.warning("%s", message))
             self.client = chromadb.PersistentClient(path=str(self.path), settings=settings)
         self.key = self.location if host else str(self.path.resolve())
-        self.side_dir = _side_dir(self.path if not host else None, host, port)
+        self.side_dir = _side_dir(self.path, host, port)
         self._batch_size: Optional[int] = None
-        space = {"hnsw": {"space": "cosine"}}
+        if self.path is not None:
+            self._finish_rebuild()
+        self._open_collections()
+
+    def _open_collections(self) -> None:
         # Embeddings are always passed in: Chroma's own embedding function would download a model.
-        self.articles = self.client.get_or_create_collection(ARTICLES, configuration=space)
-        self.sentences = self.client.get_or_create_collection(SENTENCES, configuration=space)
+        self.articles = self.client.get_or_create_collection(ARTICLES, configuration=SPACE)
+        self.sentences = self.client.get_or_create_collection(SENTENCES, configuration=SPACE)
         self._vectors = None
+
+    def serving(self, url: str) -> None:
+        """This process now serves the app at ``url``: others stop waiting for an embedded store."""
+        if self.path is not None:
+            lock.announce(self.path, url)
 
     @property
     def vectors(self):
@@ -191,7 +217,7 @@ class Store:
         if int(pid) == os.getpid():
             with _active_lock:
                 return _active_writes[self.key] == 0  # ours, and no write under way: an exception cut it short
-        return not _alive(int(pid))
+        return not lock.alive(int(pid))
 
     def generation(self) -> str:
         """A token that changes on every change readers can see, by any writer ("" if never written).
@@ -200,7 +226,125 @@ class Store:
 
     def _changed(self) -> None:
         # A random token, not a counter: two writers never need to read-modify-write it.
+        checked = self.path is not None and lock.holds(self.path) and self._checked() == self.generation()
         self.articles.modify(metadata={"generation": uuid.uuid4().hex})
+        if checked:  # this process holds the store, so its own writes cannot damage it
+            self._mark_checked()
+
+    # --- damage and its repair (embedded stores) ----------------------------
+
+    def check(self) -> Optional["Damage"]:
+        """The damage in an embedded store (vectors Chroma cannot return, as two processes writing at
+        once leave it), or None. Reads every vector only when the store has changed since the last
+        check by something other than this process under its lock (``CHECKED_FILE``), so opening an
+        unchanged store costs one small read."""
+        if self.path is None or self._checked() == self.generation():
+            return None  # a Chroma server is the safe way to share a store
+        damage = self.damage()
+        if damage is None:
+            self._mark_checked()
+        return damage
+
+    def damage(self) -> Optional["Damage"]:
+        """Read every vector: the articles to write again (a vector unreadable, or not every sentence
+        stored), or None when there are none."""
+        readable: Counter = Counter()
+        unreadable, total, damaged = 0, 0, set()
+        for ids, (metas,), vectors in self._scan(self.sentences, ["metadatas"]):
+            for meta, vector in zip(metas, vectors):
+                doc_id = (meta or {}).get("doc_id", "")
+                if vector is None:
+                    damaged.add(doc_id)
+                else:
+                    readable[doc_id] += 1
+            total += len(ids)
+            unreadable += vectors.count(None)
+        records = set()
+        for ids, (metas,), vectors in self._scan(self.articles, ["metadatas"]):
+            for doc_id, meta, vector in zip(ids, metas, vectors):
+                records.add(doc_id)
+                if vector is None or ((meta or {}).get("state") == READY and readable[doc_id] != (meta or {}).get("sentences")):
+                    damaged.add(doc_id)
+            total += len(ids)
+            unreadable += vectors.count(None)
+        damaged &= records  # sentences of no article are simply not kept
+        if not unreadable and not damaged:
+            return None
+        return Damage(self.location, unreadable, total, sorted(damaged))
+
+    def rebuild(self, damaged: list[str], dimension: int) -> list[Article]:
+        """Replace both collections by fresh copies of every readable row, leaving out the sentences
+        of the ``damaged`` articles, whose records are copied whole (text, metadata) for the caller to
+        write again from their text; returns those articles. Crash-safe: the copies are built under
+        other names and swapped in (a swap cut short is finished by the next open)."""
+        damaged_ids = set(damaged)
+        placeholder = (np.ones(dimension) / np.sqrt(dimension)).tolist()
+        copies = {}
+        for name, collection in ((ARTICLES, self.articles), (SENTENCES, self.sentences)):
+            temporary = name + REBUILD_SUFFIX
+            if temporary in self._collection_names():
+                self.client.delete_collection(temporary)
+            copy = self.client.create_collection(temporary, configuration=SPACE, metadata=collection.metadata or None)
+            for ids, (documents, metas), vectors in self._scan(collection, ["documents", "metadatas"], page=1000):
+                rows = []
+                for row_id, document, meta, vector in zip(ids, documents, metas, vectors):
+                    doc_id = row_id if name == ARTICLES else (meta or {}).get("doc_id", "")
+                    if name == ARTICLES and (doc_id in damaged_ids or vector is None):
+                        rows.append((row_id, document, meta, vector if vector is not None else placeholder))
+                    elif vector is not None and doc_id not in damaged_ids:
+                        rows.append((row_id, document, meta, vector))
+                if rows:
+                    row_ids, row_documents, row_metas, row_vectors = map(list, zip(*rows))
+                    copy.add(ids=row_ids, documents=row_documents, metadatas=row_metas or None, embeddings=row_vectors)
+            copies[name] = copy
+        for name in (ARTICLES, SENTENCES):
+            self.client.delete_collection(name)
+            copies[name].modify(name=name)
+        self._open_collections()
+        rebuilt = []
+        for doc_id in damaged:
+            got = self.articles.get(ids=[doc_id], include=["metadatas", "documents"])
+            rebuilt.append(_article_from(doc_id, got["documents"][0], got["metadatas"][0] or {}))
+        return rebuilt
+
+    def rebuilt(self) -> None:
+        """After a rebuild: a new generation, known sound; the saved side index is built afresh."""
+        self._changed()
+        self._mark_checked()
+        if self.side_dir is not None:
+            shutil.rmtree(self.side_dir, ignore_errors=True)
+
+    def _finish_rebuild(self) -> None:
+        """Finish a ``rebuild`` cut short: a copy made but not swapped in is dropped (the original is
+        whole); one whose original is already gone takes its name."""
+        names = self._collection_names()
+        for name in (ARTICLES, SENTENCES):
+            temporary = name + REBUILD_SUFFIX
+            if temporary in names and name in names:
+                self.client.delete_collection(temporary)
+            elif temporary in names:
+                self.client.get_collection(temporary).modify(name=name)
+
+    def _collection_names(self) -> set[str]:
+        return {getattr(c, "name", c) for c in self.client.list_collections()}
+
+    def _scan(self, collection, include: list[str], page: int = 5000):
+        """(ids, columns, vectors) a page at a time, each vector None where Chroma cannot return it."""
+        for ids, columns in self._pages(collection, include, page):
+            vectors = dict(_readable_vectors(collection, ids))
+            yield ids, columns, [vectors.get(row_id) for row_id in ids]
+
+    def _checked(self) -> str:
+        try:
+            return (self.path / CHECKED_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            return ""
+
+    def _mark_checked(self) -> None:
+        try:
+            (self.path / CHECKED_FILE).write_text(self.generation(), encoding="utf-8")
+        except OSError:
+            pass  # a read-only store is checked again at the next open
 
     def write_article(self, article: Article, sentences: list[Sentence], embeddings: np.ndarray) -> None:
         """Store an article and its sentences; readers see it only once it is complete."""
@@ -360,6 +504,42 @@ class Store:
                 return
             yield got["ids"], [got[field] for field in include]
             offset += len(got["ids"])
+
+def _readable_vectors(collection, ids: list[str]) -> list[tuple[str, list[float]]]:
+    """(id, vector) of the rows of ``ids`` whose vector Chroma can return: one bulk read, halved
+    around the rows that fail (a read fails whole when one of its vectors is missing)."""
+    if not ids:
+        return []
+    try:
+        got = collection.get(ids=ids, include=["embeddings"])
+        return [(row_id, list(vector)) for row_id, vector in zip(got["ids"], got["embeddings"])]
+    except Exception:  # chromadb's InternalError "Error getting embedding"
+        if len(ids) == 1:
+            return []
+        middle = len(ids) // 2
+        return _readable_vectors(collection, ids[:middle]) + _readable_vectors(collection, ids[middle:])
+
+
+@dataclass
+class Damage:
+    """Vectors of a store that Chroma cannot return, and the articles to write again."""
+
+    location: str
+    unreadable: int
+    rows: int
+    articles: list[str]
+
+    def __str__(self) -> str:
+        return (
+            f"the store {self.location} is damaged: {self.unreadable:,} of its {self.rows:,} vectors cannot be read, "
+            f"in {len(self.articles):,} articles (as when two processes write it at once); "
+            f"run `qa --store {self.location} repair` to write them again from the stored article texts (nothing is lost)"
+        )
+
+
+class StoreDamaged(ValueError):
+    """Opening a damaged store: the message says how to repair it."""
+
 
 def _side_dir(path: Optional[Path], host: Optional[str], port: Optional[int]) -> Optional[Path]:
     """Where derived data (the persisted sentence table and BM25 index) lives: beside an embedded

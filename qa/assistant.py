@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Union
 
 from index.articles import Article
 from index.embedder import Embedder, shared_embedder
-from index.ingest import IngestReport, Progress, ingest
+from index.ingest import IngestReport, Progress, ingest, rebuild
 from index.speakers import full_names
-from index.store import Store
+from index.store import DEFAULT_WAIT, Damage, Store, StoreDamaged
 from qa.answer import Answer, Citation
 from qa.question import SAID, analyze, asked_parts, correct_names, followup_readings
 from qa.rerank import DEFAULT_PATH as DEFAULT_RERANKER, Reranker, candidate_text, shared_reranker
@@ -26,6 +26,8 @@ from qa.llm import DEFAULT_THRESHOLDS, Prompts, Thresholds, condense, finish, lo
 if TYPE_CHECKING:  # pragma: no cover
     from llama_index.core.llms import LLM
 
+MAX_QUESTION_CHARS = 2000
+MAX_HISTORY = 20  # earlier questions of a conversation; the app sends its latest ones
 NOT_FOUND = not_found_text()  # the wording lives in prompts/abstain.txt
 log = logging.getLogger("qa.llm")
 
@@ -53,8 +55,17 @@ class Assistant:
         prompts: Union[Prompts, str, os.PathLike, None] = None,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         reranker: Union["Reranker", str, os.PathLike, None] = DEFAULT_RERANKER,
+        owner: str = "",
+        wait: float = DEFAULT_WAIT,
+        check: bool = True,
     ):
-        self.store = Store(path=str(store) if store else None, host=chroma_host, port=chroma_port)
+        # An embedded store is this process's until it exits; ``owner`` names it to a process that
+        # finds the store held, which waits up to ``wait`` seconds (index/lock.py). A damaged store
+        # (vectors Chroma cannot return) raises ``StoreDamaged`` unless ``check`` is off, for ``rebuild``.
+        self.store = Store(path=str(store) if store else None, host=chroma_host, port=chroma_port, owner=owner, wait=wait)
+        damage = self.store.check() if check else None
+        if damage is not None:
+            raise StoreDamaged(str(damage))
         self.repaired = self.store.repair()  # drop articles a crash left half-written
         self._embedder = embedder
         self.tuning = tuning or Tuning()
@@ -101,6 +112,14 @@ class Assistant:
             report = ingest(self.store, lambda texts: self.embedder.encode(texts), paths, progress=progress)
         self._store_changed()
         return report
+
+    def rebuild(self) -> Optional[Damage]:
+        """Repair a damaged embedded store: the articles whose vectors cannot be read are written
+        again from their stored text; nothing else changes. Returns the damage found (None: none)."""
+        with self._write_lock:
+            damage = rebuild(self.store, lambda texts: self.embedder.encode(texts))
+        self._store_changed()
+        return damage
 
     def remove(self, doc_id: str) -> bool:
         with self._write_lock:
@@ -149,6 +168,7 @@ class Assistant:
         question = (question or "").strip()
         filters = Filters(sources or [], published_from, published_to)
         history = [h.strip() for h in (history or []) if h and h.strip()]
+        check_limits(question, history)
         generation = self.store.generation()  # read once: the cache key and the table agree
         extractive = self._extractive(question, history, filters, generation)
         if self.llm is None or extractive.abstained:
@@ -299,6 +319,18 @@ class Assistant:
                     )
                 )
         return Answer(question, " ".join(parts), False, citations, resolved_question=resolved)
+
+
+def check_limits(question: str, history: list[str]) -> None:
+    """A question is a sentence or two, and a conversation resolves its questions one after the
+    other: a megabyte question or a history of thousands would only cost memory and time."""
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
+    if len(history) > MAX_HISTORY:
+        raise ValueError(f"the history has {len(history):,} earlier questions; the limit is {MAX_HISTORY} (the latest ones are enough)")
+    for number, earlier in enumerate(history, start=1):
+        if len(earlier) > MAX_QUESTION_CHARS:
+            raise ValueError(f"earlier question {number} is {len(earlier):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
 
 
 def antecedent_of(answer: Answer) -> str:

@@ -7,9 +7,11 @@ file and the problem.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
+import re
 import sys
 from typing import Optional
 
@@ -17,6 +19,37 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # The model loader's own "Loading weights" bar is noise on a command line (and buries the one-line errors).
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+# Control characters (but tab and newline) and the bidirectional controls: an article's title or text
+# holding ESC]0;…BEL or ESC[2J would retitle or clear the terminal, U+202E would reverse what follows.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: each character above written as its escape (``\\u001b``),
+    which JSON reads back as the same character. The stored text and its offsets never change."""
+    return _UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+class _Printable(io.TextIOBase):
+    """A text stream that writes ``printable`` text to another."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(printable(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--store", metavar="DIR", help="embedded Chroma store directory")
     where.add_argument("--chroma-host", metavar="HOST", help="use a Chroma server instead (chroma run)")
     where.add_argument("--chroma-port", metavar="PORT", type=int, default=8000)
+    where.add_argument(
+        "--wait", metavar="SECONDS", type=float, default=300,
+        help="how long to wait for another process that holds the embedded store (default 300; never for a running app)",
+    )
     parser.add_argument("--reranker", metavar="PATH", help="answer-sentence reranker folder (default: $QA_RERANKER or the shipped models/reranker; 'none': hand-weighted scoring alone)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -46,12 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", help="delete an article by its doc id")
     remove.add_argument("doc_id")
 
+    commands.add_parser("repair", help="write again, from their stored texts, the articles whose vectors cannot be read")
+
     articles = commands.add_parser("articles", help="list the indexed articles")
     articles.add_argument("--json", action="store_true")
 
     serve = commands.add_parser("serve", help="start the web app")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME", help="a host name the app may be reached by besides --host and localhost (repeatable)")
     add_llm_arguments(serve)
 
     evaluate = commands.add_parser("eval", help="score the assistant on a question file (JSONL)")
@@ -73,10 +113,11 @@ def make_assistant(args: argparse.Namespace, store: Optional[str] = None):
     from qa.rerank import reranker_option
 
     llm, prompts = llm_from_args(args)  # a missing option or package fails here, before any model loads
-    reranker = reranker_option(args.reranker)
+    options = {"llm": llm, "prompts": prompts, "owner": f"qa {args.command}", "wait": args.wait, "check": args.command != "repair",
+               "reranker": reranker_option(args.reranker)}
     if args.chroma_host and not store:
-        return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, llm=llm, prompts=prompts, reranker=reranker)
-    return Assistant(store=store or args.store, llm=llm, prompts=prompts, reranker=reranker)
+        return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, **options)
+    return Assistant(store=store or args.store, **options)
 
 
 def progress_bar(description: str):
@@ -100,12 +141,12 @@ def cmd_ingest(args) -> int:
     if len(missing) == len(args.paths):
         # Nothing to read: say so at once instead of loading the model first.
         for path in missing:
-            print(f"qa: skipped {path}: no such file or folder", file=sys.stderr)
+            print(printable(f"qa: skipped {path}: no such file or folder"), file=sys.stderr)
         return 1
     assistant = make_assistant(args)
     report = assistant.ingest(args.paths, progress=progress_bar("Ingesting"))
     for skipped in report.skipped:
-        print(f"qa: skipped {skipped}", file=sys.stderr)
+        print(printable(f"qa: skipped {skipped}"), file=sys.stderr)
     if args.json:
         print(json.dumps({**report.counts(), "skipped_items": [str(s) for s in report.skipped]}))
     else:
@@ -137,9 +178,22 @@ def cmd_remove(args) -> int:
     assistant = make_assistant(args)
     # Straight to the store: this process holds no retriever to refresh, and removing needs no model.
     if not assistant.store.remove(args.doc_id):
-        print(f"qa: no article with doc id '{args.doc_id}' in {assistant.store.location}", file=sys.stderr)
+        print(printable(f"qa: no article with doc id '{args.doc_id}' in {assistant.store.location}"), file=sys.stderr)
         return 1
     print(f"removed {args.doc_id}")
+    return 0
+
+
+def cmd_repair(args) -> int:
+    assistant = make_assistant(args)
+    damage = assistant.rebuild()
+    if damage is None:
+        print(f"nothing to repair: every vector in {assistant.store.location} can be read")
+    else:
+        print(
+            f"repaired {assistant.store.location}: {len(damage.articles):,} articles written again from their stored texts "
+            f"({damage.unreadable:,} vectors could not be read); {len(assistant.articles()):,} articles in all"
+        )
     return 0
 
 
@@ -156,7 +210,7 @@ def cmd_articles(args) -> int:
 def cmd_serve(args) -> int:
     from qa.web import serve
 
-    serve(make_assistant(args), host=args.host, port=args.port)
+    serve(make_assistant(args), host=args.host, port=args.port, allow_hosts=args.allow_host)
     return 0
 
 
@@ -171,7 +225,7 @@ def cmd_eval(args) -> int:
             assistant = make_assistant(args, store=tmp)
             report = assistant.ingest(args.articles)
             for skipped in report.skipped:
-                print(f"qa: skipped {skipped}", file=sys.stderr)
+                print(printable(f"qa: skipped {skipped}"), file=sys.stderr)
             result = evaluate(assistant, args.questions, article_paths=args.articles)
     else:
         result = evaluate(make_assistant(args), args.questions)
@@ -189,6 +243,7 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
     "remove": cmd_remove,
+    "repair": cmd_repair,
     "articles": cmd_articles,
     "serve": cmd_serve,
     "eval": cmd_eval,
@@ -199,30 +254,38 @@ class _OneLine(logging.Handler):
     """``qa: message`` on whatever stderr is now."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(f"qa: {record.getMessage()}", file=sys.stderr)
+        print(printable(f"qa: {record.getMessage()}"), file=sys.stderr)
 
 
-def report_llm_failures() -> None:
-    """An LLM that fails (server down, unknown model) leaves the extractive answer; say so in one line."""
-    logger = logging.getLogger("qa.llm")
-    if not any(isinstance(h, _OneLine) for h in logger.handlers):
-        logger.addHandler(_OneLine(logging.WARNING))
-        logger.propagate = False
+def report_warnings() -> None:
+    """One line each: an LLM that fails (server down, unknown model) and leaves the extractive
+    answer; a wait for another process that holds the store."""
+    for name in ("qa.llm", "qa.store"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _OneLine) for h in logger.handlers):
+            logger.addHandler(_OneLine(logging.WARNING))
+            logger.propagate = False
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    report_llm_failures()
+    report_warnings()
+    stdout = sys.stdout
+    if args.command != "serve":  # article text goes to a terminal as text only
+        sys.stdout = _Printable(stdout)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return 130
     except (OSError, ValueError) as exc:
-        print(f"qa: {exc}", file=sys.stderr)
+        print(printable(f"qa: {exc}"), file=sys.stderr)
         return 1
     except Exception as exc:  # a connection refused by a Chroma server and the like: one line, not a traceback
-        print(f"qa: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"qa: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return 1
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -16,12 +16,14 @@ Safety rules kept throughout this module:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import itertools
 import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -35,11 +37,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, site_of  # noqa: E402
+from qa.assistant import MAX_HISTORY  # noqa: E402
 from qa.retrieve import Filters  # noqa: E402
 from qa.llm import LLMSetupError, add_llm_arguments, llm_from_args, not_found_text  # noqa: E402
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
-UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]
+UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".json", ".jsonl"]
 ALLOWED_SUFFIXES = frozenset(SUPPORTED_SUFFIXES)  # also .htm, which browsers may hand us
 MAX_UPLOAD_SIZE = "8mb"  # gradio refuses bigger uploads; we check again ourselves
 MAX_UPLOAD_BYTES = min(MAX_FILE_BYTES, 8 * 1024 * 1024)
@@ -88,6 +91,19 @@ def safe_url(url: str) -> str:
 def source_label(source: str) -> str:
     """A short name for a source: the site of a URL, the file name of a path."""
     return site_of(source)
+
+
+def public_source(source: str, roots: list[Path]) -> str:
+    """A source as the API shows it: a URL as it is, a file by its path under one of ``roots``
+    (the store: ``uploads/x.txt``; the checkout: ``data/sample/x.txt``), else by its name alone;
+    never the server's full path."""
+    if not os.path.isabs(source or ""):
+        return source or ""
+    path = Path(source)
+    for root in roots:
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+    return path.name
 
 
 def check_filters(sources, published_from: str, published_to: str) -> tuple[list[str], str, str]:
@@ -344,12 +360,17 @@ def _where(where: str, names: dict[str, str]) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A file name safe to create in the upload folder: no directories, no odd characters."""
+    """A file name safe to create in the upload folder: no directories, only letters (of any
+    script), digits and ``._-``. Where a character had to go, a short hash of the original name
+    follows, so two names never share a file ("a b.txt" and "a_b.txt", "新闻.txt" and "新聞.txt"),
+    while the same name always maps to the same file (uploading it again replaces its article)."""
     base = Path(str(name).replace("\\", "/")).name
     stem, suffix = os.path.splitext(base)
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:80] or "upload"
-    suffix = re.sub(r"[^A-Za-z0-9.]+", "", suffix.lower())
-    return stem + suffix
+    safe_stem = re.sub(r"[^\w.-]+", "_", stem).strip("._-")[:80] or "upload"
+    safe_suffix = re.sub(r"[^A-Za-z0-9.]+", "", suffix.lower())
+    if safe_stem + safe_suffix != base:
+        safe_stem += "-" + hashlib.sha256(base.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return safe_stem + safe_suffix
 
 
 def upload_dir_for(assistant) -> Path:
@@ -454,6 +475,7 @@ if (!window.__qaCiteNav) {
 def build_app(assistant) -> gr.Blocks:
     """The whole UI over ``assistant`` (a ``qa.Assistant``)."""
     upload_dir = upload_dir_for(assistant)
+    roots = [upload_dir.parent, SAMPLE_DIR.parent.parent]  # the store (or the upload folder's), the checkout
     if assistant.llm is None:
         subtitle = "Answers quoted from your articles — every sentence cited."
     else:
@@ -482,15 +504,18 @@ def build_app(assistant) -> gr.Blocks:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), filter_note(error=f"Question not asked: {exc}")
             return
         turns = list(turns or [])
-        history = [t["question"] for t in turns]
+        history = [t["question"] for t in turns][-MAX_HISTORY:]
         asked = chat_messages(turns) + [{"role": "user", "content": esc_md(question)}]
         written = ""
-        for item in assistant.ask_stream(question, history=history, sources=sources, published_from=start, published_to=end):
-            if isinstance(item, str):
-                written += item
-                yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            else:
-                answer = item
+        try:
+            for item in assistant.ask_stream(question, history=history, sources=sources, published_from=start, published_to=end):
+                if isinstance(item, str):
+                    written += item
+                    yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                else:
+                    answer = item
+        except ValueError as exc:  # over a limit: the question is too long
+            raise gr.Error(str(exc)) from None
         filters = {"sources": sources, "published_from": start, "published_to": end}
         turns.append({"question": question, "answer": answer.to_dict(), "filters": filters})
         index = len(turns) - 1
@@ -558,6 +583,8 @@ def build_app(assistant) -> gr.Blocks:
         from index.ingest import IngestReport
 
         report = assistant.ingest(accepted, progress=tick) if accepted else IngestReport()
+        for unused in report.unused_files:  # nothing of it was stored: keep no copy
+            Path(unused).unlink(missing_ok=True)
         titles = {}
         for doc_id in report.added + report.replaced + report.unchanged:
             meta = assistant.store.article_meta(doc_id) or {}
@@ -595,11 +622,17 @@ def build_app(assistant) -> gr.Blocks:
         """Answer a question from the articles; the same JSON as `qa ask --json`."""
         try:
             sources, start, end = check_filters(sources, published_from, published_to)
-        except ValueError as exc:  # the caller gets the message; the log one line, not a traceback
+            if sources:  # given as the API shows them
+                shown = {public_source(row.get("source", ""), roots): row.get("source", "") for row in assistant.articles()}
+                sources = [shown.get(source, source) for source in sources]
+            answer = assistant.ask(question, history=list(history or []), sources=sources, published_from=start, published_to=end)
+        except ValueError as exc:  # a bad filter, or a question or history over its limit: the caller gets the message, the log one line
             log.warning("question not asked: %s", exc)
             raise gr.Error(str(exc), print_exception=False) from None
-        answer = assistant.ask(question, history=list(history or []), sources=sources, published_from=start, published_to=end)
-        return answer.to_dict()
+        result = answer.to_dict()
+        for citation in result["citations"]:
+            citation["source"] = public_source(citation["source"], roots)
+        return result
 
     rows = assistant.articles()
     with gr.Blocks(title="News QA", fill_width=True) as app:
@@ -846,8 +879,63 @@ mark.qa-mark.qa-flash { animation: qa-flash 1.6s ease-out; }
 """
 
 
-def launch_options(max_file_size: str = MAX_UPLOAD_SIZE) -> dict:
+# Gradio's page needs inline scripts and styles (its config, the components' styles) and runs the
+# panel's js_on_load with new Function; everything else may come only from this server, and no
+# other site may frame the app.
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; connect-src 'self' ws: wss:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+def allowed_hosts(host: str, extra=()) -> frozenset[str]:
+    """The names a request's Host header may give: the address the app is bound to, the loopback
+    names, this machine's names when bound to every interface, and ``extra`` (``--allow-host``)."""
+    names = {host, "localhost", "127.0.0.1", "::1", *extra}
+    if host in ("0.0.0.0", "::", ""):
+        names |= {socket.gethostname(), socket.getfqdn()}
+    return frozenset(name.lower().strip("[]") for name in names if name)
+
+
+class HostGuard:
+    """ASGI middleware: a request whose Host header names another host is refused (a page of another
+    site whose name was pointed at this machine, DNS rebinding, cannot reach the app), and every
+    response carries ``SECURITY_HEADERS``."""
+
+    def __init__(self, app, hosts: frozenset[str]):
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").lower()
+        name = host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+        if name not in self.hosts:
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1008})
+            await send({"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"text/plain"), *SECURITY_HEADERS]})
+            return await send({"type": "http.response.body", "body": b"unknown host (start the app with --allow-host NAME to allow it)"})
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+def launch_options(max_file_size: str = MAX_UPLOAD_SIZE, hosts: frozenset[str] = allowed_hosts("127.0.0.1")) -> dict:
     """What ``serve`` passes to ``launch`` besides host and port."""
+    from starlette.middleware import Middleware
+
     return {
         "theme": THEME,
         "css": CSS,
@@ -855,6 +943,7 @@ def launch_options(max_file_size: str = MAX_UPLOAD_SIZE) -> dict:
         "allowed_paths": [],  # nothing but gradio's own upload cache is served
         "show_error": True,
         "footer_links": ["api"],
+        "app_kwargs": {"middleware": [Middleware(HostGuard, hosts=hosts)]},
     }
 
 
@@ -865,8 +954,9 @@ def ensure_samples(assistant, sample_dir: Path = SAMPLE_DIR):
     return assistant.ingest([sample_dir])
 
 
-def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, quiet: bool = False):
-    """Launch the app. With ``block=False`` returns ``(app, url)`` and serves in the background."""
+def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, quiet: bool = False, allow_hosts=()):
+    """Launch the app. With ``block=False`` returns ``(app, url)`` and serves in the background.
+    Requests must name ``host`` (or a loopback name, or one of ``allow_hosts``) in their Host header."""
     report = ensure_samples(assistant)
     if report is not None and not quiet:
         print(f"qa: empty store, indexed the sample articles: {report.summary()}")
@@ -876,10 +966,13 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool =
     _, url, _ = app.launch(
         server_name=host,
         server_port=port,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         quiet=quiet,
-        **launch_options(),
+        **launch_options(hosts=allowed_hosts(host, allow_hosts)),
     )
+    assistant.store.serving(url)  # from now on another process is told to use the app, not to wait
+    if block:
+        app.block_thread()
     return app, url
 
 
@@ -887,6 +980,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the News QA web app.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME", help="a host name the app may be reached by besides --host and localhost (repeatable)")
     parser.add_argument("--store", metavar="DIR", help="embedded Chroma store directory (default $QA_STORE or .qa-store/)")
     parser.add_argument("--chroma-host", metavar="HOST", help="use a Chroma server instead")
     parser.add_argument("--chroma-port", metavar="PORT", type=int, default=8000)
@@ -896,13 +990,14 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     try:
         llm, prompts = llm_from_args(args)
-    except LLMSetupError as exc:
+        options = {"llm": llm, "prompts": prompts, "owner": "app.py"}
+        if args.chroma_host:
+            assistant = Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, **options)
+        else:
+            assistant = Assistant(store=args.store, **options)
+    except (LLMSetupError, OSError, ValueError) as exc:  # a store held by another app, or damaged
         parser.exit(1, f"app.py: {exc}\n")
-    if args.chroma_host:
-        assistant = Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, llm=llm, prompts=prompts)
-    else:
-        assistant = Assistant(store=args.store, llm=llm, prompts=prompts)
-    serve(assistant, host=args.host, port=args.port)
+    serve(assistant, host=args.host, port=args.port, allow_hosts=args.allow_host)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ One server per module; each browser test opens its own page (its own chat sessio
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ARTIFACTS, ROOT, free_port
+from qa.web import safe_name
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -284,7 +286,7 @@ def test_upload_ingests_reports_and_lists_the_article_and_remove_drops_it(page, 
     page.wait_for_selector(f"#qa-articles td:has-text('{title}')")
     assert title in [a["title"] for a in assistant.articles()]
     # Uploads are copied into the store's private folder under a sanitized name.
-    assert (store / "uploads" / "orchard_report_final.txt").read_text(encoding="utf-8") == ORCHARD
+    assert (store / "uploads" / safe_name(article.name)).read_text(encoding="utf-8") == ORCHARD
     assert "3 articles" in page.inner_text("#qa-header")
 
     # The same file again is unchanged; a broken one is skipped with its reason.
@@ -301,7 +303,7 @@ def test_upload_ingests_reports_and_lists_the_article_and_remove_drops_it(page, 
     page.wait_for_selector("#qa-remove-note:has-text('Removed')")
     assert page.locator(f"#qa-articles td:has-text('{title}')").count() == 0
     assert assistant.article(doc_id) is None
-    assert not (store / "uploads" / "orchard_report_final.txt").exists()
+    assert not (store / "uploads" / safe_name(article.name)).exists()
 
 
 def test_uploads_of_other_types_or_too_large_are_refused(page, server, tmp_path):
@@ -374,22 +376,32 @@ def test_api_ask_returns_the_cli_json(server):
 
     assistant, url, _ = server
     client = Client(url, verbose=False)
+
+    def served(answer) -> dict:  # the API names a file by its path in the checkout or the store, never the full one
+        result = json.loads(json.dumps(answer.to_dict()))
+        for c in result["citations"]:
+            c["source"] = str(Path(c["source"]).relative_to(ROOT))
+        return result
+
     got = client.predict(RAFAH, api_name="/ask")
-    assert got == json.loads(json.dumps(assistant.ask(RAFAH).to_dict()))
+    assert got == served(assistant.ask(RAFAH))
+    assert {c["source"] for c in got["citations"]} == {"data/sample/004_a8ed45d3df2df383.txt"}
     assert [c["text"] for c in got["citations"]] == RAFAH_SENTENCES
     for c in got["citations"]:
         assert assistant.article(c["doc_id"]).text[c["start"] : c["end"]] == c["text"]
     assert set(got) == {"question", "text", "abstained", "citations", "resolved_question", "dropped"}
 
     follow = client.predict(FOLLOW_UP, [RAFAH], api_name="/ask")
-    assert follow == json.loads(json.dumps(assistant.ask(FOLLOW_UP, history=[RAFAH]).to_dict()))
+    assert follow == served(assistant.ask(FOLLOW_UP, history=[RAFAH]))
     absent = client.predict(ABSENT, api_name="/ask")
     assert absent["abstained"] is True and absent["citations"] == [] and absent["text"] == NOT_FOUND
     # Filters pass through: only the other sample article.
     other = next(a["source"] for a in assistant.articles() if a["source"].endswith("000_931a4d0f5c8aff4b.txt"))
-    filtered = client.predict(RAFAH, [], [other], "", "", api_name="/ask")
-    assert filtered == json.loads(json.dumps(assistant.ask(RAFAH, sources=[other]).to_dict()))
-    assert all(c["source"] == other for c in filtered["citations"])
+    filtered = client.predict(RAFAH, [], ["data/sample/000_931a4d0f5c8aff4b.txt"], "", "", api_name="/ask")
+    assert filtered == served(assistant.ask(RAFAH, sources=[other]))
+    assert all(c["source"] == "data/sample/000_931a4d0f5c8aff4b.txt" for c in filtered["citations"])
+    kept = client.predict(RAFAH, [], ["data/sample/004_a8ed45d3df2df383.txt"], "", "", api_name="/ask")
+    assert kept == got  # the source as the API names it filters as the full one does
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -430,8 +442,8 @@ def test_helpers_escape_and_validate():
     assert safe_url("javascript:alert(1)") == "" and safe_url("https://ex.com/a") == "https://ex.com/a"
     assert safe_url("file:///etc/passwd") == ""
     assert safe_name("../../etc/passwd") == "passwd"
-    assert safe_name("..\\..\\x <b>.TXT") == "x_b.txt"
-    assert safe_name(".hidden.md") == "hidden.md"
+    assert re.fullmatch(r"x_b-[0-9a-f]{8}\.txt", safe_name("..\\..\\x <b>.TXT"))
+    assert re.fullmatch(r"hidden-[0-9a-f]{8}\.md", safe_name(".hidden.md"))
     assert source_label("/a/b/c.txt") == "c.txt" and source_label("https://www.ex.com/x") == "ex.com"
     assert check_filters(["s"], " 2024-05-01 ", "") == (["s"], "2024-05-01", "")
     for bad in [("2024-5-1", ""), ("2024-02-30", ""), ("2024-05-02", "2024-05-01")]:

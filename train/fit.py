@@ -128,7 +128,7 @@ def write_card(folder: Path, card: dict) -> None:
         f"- **Pairs:** {card['pairs']['train']:,} training ({card['pairs']['train_positive']:,} positive), {card['pairs']['validation']:,} validation (`train/pairs.py`).",
         "- **Training:** {loss}, {epochs:g} epochs = {steps} steps of {batch_size}, learning rate {learning_rate:g}, "
         "inputs cut at {max_length} tokens, seed {seed}, {seconds} s on this machine's CPU.".format(**card["training"]),
-        f"- **Validation pairs** (is the top-scored candidate of a validation question an answer):",
+        "- **Validation pairs** (is the top-scored candidate of a validation question an answer):",
         f"  untrained {rate('validation_pairs_before')}; trained (torch) {rate('validation_pairs_after_torch')}; "
         f"ONNX fp32 {rate('validation_pairs_onnx_fp32')}; ONNX int8 (shipped) {rate('validation_pairs_onnx_int8')}.",
         f"- **File:** {card['file']}, sha256 `{card['sha256']}`.",

@@ -1,0 +1,131 @@
+"""A store damaged the way two writers at once damage it, detected on open and repaired by `qa repair`.
+
+The damage is made as an older `qa` without the store lock made it: two real ingest processes at
+once on one embedded store (here the lock is switched off inside those two processes only)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SAMPLE_DIR
+from test_store_lock import ENV, QA, RAFAH, harbour_article, unreadable_vectors, write_jsonl
+
+# `qa ingest` as it was before the lock: the same command with index.lock.acquire doing nothing.
+UNLOCKED_INGEST = r"""
+import sys
+from index import lock
+lock.acquire = lambda *args, **kwargs: None
+from qa.cli import main
+sys.exit(main(["--store", sys.argv[1], "ingest", sys.argv[2]]))
+"""
+QUESTIONS = [RAFAH, "Who did Blinken meet in Tel Aviv?", "How far would crane 7-3 be moved?", "How far would crane 88-5 be moved?"]
+
+
+def run(*args, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run([QA, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=ENV, cwd=ROOT)
+
+
+def unlocked_ingests_at_once(store: Path, files: list[Path]) -> None:
+    env = {**ENV, "PYTHONPATH": str(ROOT)}
+    both = [
+        subprocess.Popen([sys.executable, "-c", UNLOCKED_INGEST, str(store), str(f)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        for f in files
+    ]
+    for process in both:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0 and out.startswith("50 added"), (out, err)  # both say all is well
+
+
+def answers(assistant) -> list[list[tuple]]:
+    return [[(c.doc_id, c.start, c.end, c.text) for c in assistant.ask(q).citations] for q in QUESTIONS]
+
+
+def sentence_rows(store) -> list[tuple]:
+    return sorted((node_id, text, meta["doc_id"], meta["start"], meta["end"], meta["speaker"]) for node_id, text, meta in store.iter_sentences())
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, embedder):
+    """The same articles ingested one after the other into a store of its own."""
+    from qa import Assistant
+
+    folder = tmp_path_factory.mktemp("reference")
+    halves = [write_jsonl(folder / f"half_{h}.jsonl", [harbour_article(i) for i in range(h * 50, h * 50 + 50)]) for h in (0, 1)]
+    assistant = Assistant(store=folder / "store", embedder=embedder)
+    assistant.ingest([SAMPLE_DIR])
+    sample_answers = answers(assistant)
+    assistant.ingest(halves)
+    return halves, sample_answers, assistant
+
+
+def test_a_store_two_writers_damaged_is_reported_and_repaired_from_the_stored_texts(tmp_path, reference, embedder):
+    from qa import Assistant
+
+    halves, sample_answers, clean = reference
+    for attempt in range(3):  # the damage depends on timing: two writers at once nearly always do it
+        store = tmp_path / f"store-{attempt}"
+        assert run("--store", store, "ingest", SAMPLE_DIR).returncode == 0
+        unlocked_ingests_at_once(store, halves)
+        # Opening it says what is wrong and what to do, in one line.
+        asked = run("--store", store, "ask", RAFAH)
+        if asked.returncode != 0:
+            break
+    lines = [line for line in asked.stderr.splitlines() if line.strip()]
+    assert asked.returncode == 1 and len(lines) == 1, ("two writers at once did not damage the store in three tries", asked.stderr)
+    assert re.search(r"is damaged: [\d,]+ of its [\d,]+ vectors cannot be read", lines[0]), lines[0]
+    assert f"run `qa --store {store} repair`" in lines[0]
+    # So does the app, instead of failing on every question.
+    served = subprocess.run([sys.executable, "app.py", "--store", str(store)], capture_output=True, text=True, timeout=300, env=ENV, cwd=ROOT)
+    assert served.returncode == 1 and "repair" in served.stderr and "Traceback" not in served.stderr, served.stderr
+
+    repaired = run("--store", store, "repair")
+    assert repaired.returncode == 0, repaired.stderr
+    assert repaired.stdout.startswith(f"repaired {store}: ") and "102 articles in all" in repaired.stdout
+
+    again = run("--store", store, "repair")
+    assert again.returncode == 0 and again.stdout.startswith("nothing to repair"), again.stdout
+
+    # Nothing lost: the same articles, sentences and answers as the store written one ingest at a time.
+    assistant = Assistant(store=store, embedder=embedder)
+    assert unreadable_vectors(assistant.store) == 0
+    assert sorted(r["content_hash"] for r in assistant.articles()) == sorted(r["content_hash"] for r in clean.articles())
+    assert sentence_rows(assistant.store) == sentence_rows(clean.store)
+    assert answers(assistant)[:2] == sample_answers[:2]  # what the samples answered before
+    assert answers(assistant) == answers(clean)
+    assert [c[0] for c in answers(assistant)[2]][:1] == ["harbour-007"]
+    assert [c[0] for c in answers(assistant)[3]][:1] == ["harbour-088"]
+
+
+def test_a_rebuild_cut_short_is_finished_by_the_next_open(tmp_path, embedder):
+    """The copies are swapped in one collection at a time; a crash between the two is finished
+    on the next open, and a copy that was never swapped in is dropped."""
+    from qa import Assistant
+
+    store = tmp_path / "store"
+    assert run("--store", store, "ingest", SAMPLE_DIR).returncode == 0
+    code = r"""
+import sys
+from index.store import Store, ARTICLES, SENTENCES, REBUILD_SUFFIX, SPACE
+store = Store(sys.argv[1])
+articles = store.articles.get(include=["documents", "metadatas", "embeddings"])
+copy = store.client.create_collection(ARTICLES + REBUILD_SUFFIX, configuration=SPACE, metadata=store.articles.metadata)
+copy.add(ids=articles["ids"], documents=articles["documents"], metadatas=articles["metadatas"], embeddings=articles["embeddings"])
+store.client.delete_collection(ARTICLES)  # ... and the process dies before the copy takes the name
+store.client.create_collection(SENTENCES + REBUILD_SUFFIX, configuration=SPACE)  # a copy never swapped in
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True, text=True, env={**ENV, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    listed = run("--store", store, "articles", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 2
+    assistant = Assistant(store=store, embedder=embedder)
+    assert unreadable_vectors(assistant.store) == 0
+    assert {c.name for c in assistant.store.client.list_collections()} == {"qa_articles", "qa_sentences"}
+    assert assistant.store.sentence_count() == sum(r["sentences"] for r in assistant.articles())
+    assert assistant.ask(RAFAH).citations
