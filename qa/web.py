@@ -984,13 +984,15 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--store", metavar="DIR", help="embedded Chroma store directory (default $QA_STORE or .qa-store/)")
     parser.add_argument("--chroma-host", metavar="HOST", help="use a Chroma server instead")
     parser.add_argument("--chroma-port", metavar="PORT", type=int, default=8000)
+    parser.add_argument("--reranker", metavar="PATH", help="answer-sentence reranker folder (default: $QA_RERANKER or models/reranker; 'none': off)")
     add_llm_arguments(parser)
     args = parser.parse_args(argv)
     from qa.assistant import Assistant
+    from qa.rerank import reranker_option
 
     try:
         llm, prompts = llm_from_args(args)
-        options = {"llm": llm, "prompts": prompts, "owner": "app.py"}
+        options = {"llm": llm, "prompts": prompts, "owner": "app.py", "reranker": reranker_option(args.reranker)}
         if args.chroma_host:
             assistant = Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, **options)
         else:

@@ -104,3 +104,18 @@ def test_training_pairs_label_answer_sentences_and_take_negatives_from_the_same_
     added = other_question_negatives(pairs + other + later, random.Random(0))
     # only the same week's answers become another question's negatives
     assert {(p.question_id, p.label) for p in added} == {("20230106_0", 0), ("20230106_1", 0)}
+
+
+def test_the_app_takes_the_reranker_option_and_refuses_a_bad_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--store", str(tmp_path / "store"), "--reranker", str(tmp_path / "nowhere")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"app.py: {tmp_path / 'nowhere'}: no reranker there (a reranker folder holds model.onnx and tokenizer.json, as `python -m train` writes them)"
