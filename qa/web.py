@@ -35,7 +35,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
-from index.speakers import full_names  # noqa: E402
 from qa.emphasis import answer_spans  # noqa: E402
 from qa.llm import LLMSetupError, add_llm_arguments, llm_from_args, not_found_text  # noqa: E402
 from qa.question import analyze  # noqa: E402
@@ -320,10 +319,16 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
     )
 
 
+_NAME_BEFORE = r"(?:[A-Z][\w’'.-]*\s+(?:(?:von|van|der|den|de|da|du|di|al|bin|ibn|la|le)\s+){0,3}){0,6}"
+
+
 def speaker_name(speaker: str, article) -> str:
-    """The speaker as the article names them in full ("Ursula von der Leyen" for "Leyen"), else as found."""
-    longer = full_names(speaker, [article.text]) if article is not None else []
-    return max(longer, key=len) if longer else speaker
+    """The speaker as the article names them at most length ("European Commission President Ursula von
+    der Leyen" for "Leyen"), else as the attribution found them ("Washington")."""
+    if article is None or not speaker:
+        return speaker
+    found = re.findall(rf"\b{_NAME_BEFORE}{re.escape(speaker)}\b", article.text)
+    return max(found, key=len) if found else speaker
 
 
 def answer_copy_text(turn: dict) -> str:
@@ -779,10 +784,13 @@ def build_app(assistant) -> gr.Blocks:
 
         ask_outputs = [question, chatbot, sources_panel, turns, selected]
         filter_inputs = [source_filter, date_from, date_to]
-        question.submit(on_ask, [question, turns, *filter_inputs], ask_outputs, api_visibility="private")
-        ask_button.click(on_ask, [question, turns, *filter_inputs], ask_outputs, api_visibility="private")
-        chatbot.example_select(on_example, [turns, *filter_inputs], ask_outputs, api_visibility="private")
-        chatbot.select(on_select, [turns, selected], [sources_panel, selected], api_visibility="private")
+        # The progress shows on the chat; the sources stay readable until the new answer replaces them.
+        asking = {"api_visibility": "private", "show_progress_on": [chatbot]}
+        question.submit(on_ask, [question, turns, *filter_inputs], ask_outputs, **asking)
+        ask_button.click(on_ask, [question, turns, *filter_inputs], ask_outputs, **asking)
+        chatbot.example_select(on_example, [turns, *filter_inputs], ask_outputs, **asking)
+        # No progress over the panel: a click on a marker must not dim the span it reveals.
+        chatbot.select(on_select, [turns, selected], [sources_panel, selected], api_visibility="private", show_progress="hidden")
         # The chatbot's own clear (trash) button starts a new conversation: no history, no sources.
         chatbot.clear(on_clear, None, [chatbot, sources_panel, turns, selected, question], api_visibility="private")
         for box in filter_inputs:
@@ -799,7 +807,7 @@ def build_app(assistant) -> gr.Blocks:
             on_remove, remove_choice, [remove_note, header, table, source_filter, remove_choice], api_visibility="private"
         )
         library_outputs = [header, table, source_filter, remove_choice, generation]
-        app.load(lambda: on_library_changed(None), None, library_outputs, api_visibility="private")
+        app.load(lambda: on_library_changed(None), None, library_outputs, api_visibility="private", show_progress="hidden")
         gr.Timer(LIBRARY_POLL_SECONDS).tick(
             on_library_changed, generation, library_outputs, api_visibility="private", show_progress="hidden"
         )
