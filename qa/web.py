@@ -99,6 +99,14 @@ def source_label(source: str) -> str:
     return source
 
 
+def reader_source(source: str) -> str:
+    """Where an article came from, for readers: the site of a URL; a file is just "file" (its name,
+    often a hash like 004_a8ed45d3df2df383.txt, says nothing the title does not; it is the tooltip)."""
+    if "://" in (source or ""):
+        return source_label(source)
+    return "file" if source else "unknown source"
+
+
 def parse_day(value: str, label: str) -> str:
     """"" or a valid YYYY-MM-DD; anything else raises a message for the user."""
     value = (value or "").strip()
@@ -279,7 +287,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         source = (article.source if article else first.get("source")) or ""
         published = (article.published if article else first.get("published")) or ""
         url = safe_url(article.url if article else first.get("url", ""))
-        meta = [f'<span title="{esc(source)}">{esc(source_label(source)) or "unknown source"}</span>']
+        meta = [f'<span title="{esc(source)}">{esc(reader_source(source))}</span>']
         meta.append(f"<span>{esc(published) if published else 'date unknown'}</span>")
         if url:
             meta.append(f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">open original ↗</a>')
@@ -369,7 +377,7 @@ def library_table(rows: list[dict]) -> str:
             title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{title}</a>'
         body.append(
             f"<tr><td class='qa-col-title'>{title}</td>"
-            f"<td title='{esc(row.get('source', ''))}'>{esc(source_label(row.get('source', '')))}</td>"
+            f"<td title='{esc(row.get('source', ''))}'>{esc(reader_source(row.get('source', '')))}</td>"
             f"<td class='qa-nowrap'>{esc(row.get('published') or '—')}</td>"
             f"<td class='qa-num'>{esc(row.get('sentences', ''))}</td>"
             f"<td class='qa-col-id'><code>{esc(row['doc_id'])}</code></td></tr>"
@@ -808,8 +816,9 @@ def build_app(assistant) -> gr.Blocks:
         )
         library_outputs = [header, table, source_filter, remove_choice, generation]
         app.load(lambda: on_library_changed(None), None, library_outputs, api_visibility="private", show_progress="hidden")
+        # Outside the queue: a poll never waits behind an ask or an upload, nor holds one up.
         gr.Timer(LIBRARY_POLL_SECONDS).tick(
-            on_library_changed, generation, library_outputs, api_visibility="private", show_progress="hidden"
+            on_library_changed, generation, library_outputs, api_visibility="private", show_progress="hidden", queue=False
         )
         gr.api(ask, api_name="ask")
         describe_api(app, ask, "ask")

@@ -34,7 +34,18 @@ if (!window.__qaCiteNav) {
   };
   const copy = (button) => {
     const done = (word) => { button.textContent = word; setTimeout(() => { button.textContent = 'Copy answer'; }, 1500); };
-    navigator.clipboard.writeText(button.dataset.copy || '').then(() => done('Copied'), () => done('Copy failed'));
+    const text = button.dataset.copy || '';
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(text).then(() => done('Copied'), () => done('Copy failed'));
+      return;
+    }
+    // Plain http to another host has no clipboard API: copy through a selected text area.
+    const area = document.createElement('textarea');
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    done(document.execCommand('copy') ? 'Copied' : 'Copy failed');
+    area.remove();
   };
   document.addEventListener('click', (event) => {
     const target = event.target.closest ? event.target : null;
