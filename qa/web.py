@@ -376,14 +376,14 @@ def library_table(rows: list[dict]) -> str:
         if url:
             title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{title}</a>'
         body.append(
-            f"<tr><td class='qa-col-title'>{title}</td>"
-            f"<td title='{esc(row.get('source', ''))}'>{esc(reader_source(row.get('source', '')))}</td>"
+            f"<tr><td class='qa-col-title' title='{esc(row.get('source', ''))}'>{title}</td>"
+            f"<td class='qa-col-source' title='{esc(row.get('source', ''))}'>{esc(reader_source(row.get('source', '')))}</td>"
             f"<td class='qa-nowrap'>{esc(row.get('published') or '—')}</td>"
             f"<td class='qa-num'>{esc(row.get('sentences', ''))}</td>"
             f"<td class='qa-col-id'><code>{esc(row['doc_id'])}</code></td></tr>"
         )
     return (
-        '<div class="qa-table-wrap"><table class="qa-table"><thead><tr><th>Title</th><th>Source</th><th>Published</th>'
+        '<div class="qa-table-wrap"><table class="qa-table"><thead><tr><th>Title</th><th class="qa-col-source">Source</th><th>Published</th>'
         f'<th class="qa-num">Sentences</th><th class="qa-col-id">Doc id</th></tr></thead><tbody>{"".join(body)}</tbody></table></div>'
     )
 

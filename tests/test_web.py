@@ -783,6 +783,7 @@ def test_phone_layout(open_page, server, tmp_path, theme):
     widths = page.eval_on_selector_all("#qa-articles td.qa-col-title", "els => els.map(e => e.getBoundingClientRect().width)")
     assert min(widths) >= 150
     assert set(text_lines(page, "#qa-articles td.qa-nowrap")) == {1}
+    assert page.eval_on_selector("#qa-articles .qa-table-wrap", "e => e.scrollWidth <= e.clientWidth")  # nothing cut off
     page.wait_for_timeout(500)  # gradio's progress fading has ended
     assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
     shot(page, "library", PHONE, theme)
