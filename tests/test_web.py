@@ -895,3 +895,17 @@ def test_copy_answer_puts_the_answer_and_its_citations_on_the_clipboard(open_pag
     assert copied.startswith(f"**{RAFAH}**\n\n{answer.text}\n")
     for c in answer.citations:
         assert f"[{c.marker}] “{c.text}” ({c.title}, {c.doc_id}[{c.start}:{c.end}])" in copied
+
+
+def test_answer_spans_pick_the_answering_words_only():
+    from qa.emphasis import answer_spans
+    from qa.question import analyze
+
+    def bold(question, text):
+        return [text[s:e] for s, e in answer_spans(analyze(question), text)]
+
+    # A count, not the day of a date nor a number the question already holds.
+    assert bold("How many of the 7 towns picked apples?", "Since October 12, 7 towns picked 12,000 tonnes.") == ["12,000"]
+    assert bold("When did they meet?", "They met on Tuesday evening, April 4, in Cairo.") == ["on Tuesday evening, April 4"]
+    assert bold("Who did Blinken meet in Tel Aviv?", "Blinken met Israeli President Isaac Herzog in Tel Aviv.") == ["Israeli President Isaac Herzog"]
+    assert bold("What did Netanyahu say about Rafah?", "We will enter Rafah on Monday, he said.") == []  # no single answering word
