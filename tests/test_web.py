@@ -519,7 +519,8 @@ def test_llm_answer_streams_then_becomes_the_verified_answer_with_its_sources(br
         page.press("#qa-question textarea", "Enter")
         # Half-written: the first words, marked as not yet checked, no citation links, no sources yet.
         page.wait_for_selector(f"{BOT} .qa-writing")
-        assert page.locator(BOT).first.inner_text().startswith("On Tuesday evening,")
+        # The words arrive one by one up to the held third: wait for it rather than read mid-way.
+        page.wait_for_function(f"() => document.querySelector(\"{BOT}\").innerText.startsWith('On Tuesday evening,')")
         assert "Rafah" not in page.locator(BOT).first.inner_text()
         assert page.locator(f"{BOT} a.qa-marker").count() == 0
         assert page.locator("#qa-sources .qa-empty").count() == 1
