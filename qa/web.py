@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import html
 import itertools
+import json
 import logging
 import os
 import re
@@ -38,10 +39,13 @@ import gradio as gr  # noqa: E402
 
 from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, site_of  # noqa: E402
 from qa.assistant import MAX_HISTORY  # noqa: E402
+from qa.emphasis import answer_spans  # noqa: E402
 from qa.retrieve import Filters  # noqa: E402
 from qa.llm import LLMSetupError, add_llm_arguments, llm_from_args, not_found_text  # noqa: E402
+from qa.question import analyze  # noqa: E402
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
+STATIC = Path(__file__).resolve().parent / "static"  # app.css, app.js
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".json", ".jsonl"]
 ALLOWED_SUFFIXES = frozenset(SUPPORTED_SUFFIXES)  # also .htm, which browsers may hand us
 MAX_UPLOAD_SIZE = "8mb"  # gradio refuses bigger uploads; we check again ourselves
@@ -55,6 +59,7 @@ EXAMPLES = [
 ]
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 log = logging.getLogger("qa.web")
+LIBRARY_POLL_SECONDS = 4  # how soon another tab's upload or remove shows in this one
 _RUNS = itertools.count(1)  # tells one upload summary from the next
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$])")
 
@@ -106,6 +111,14 @@ def public_source(source: str, roots: list[Path]) -> str:
     return path.name
 
 
+def reader_source(source: str) -> str:
+    """Where an article came from, for readers: the site of a URL; a file is just "file" (its name,
+    often a hash like 004_a8ed45d3df2df383.txt, says nothing the title does not; it is the tooltip)."""
+    if "://" in (source or ""):
+        return source_label(source)
+    return "file" if source else "unknown source"
+
+
 def check_filters(sources, published_from: str, published_to: str) -> tuple[list[str], str, str]:
     """The filters as ``qa.retrieve.Filters`` checks them; a bad date raises ValueError with a message for the user."""
     filters = Filters(sources or [], published_from, published_to)
@@ -124,17 +137,30 @@ def _groups(answer: dict) -> list[tuple[int, list[dict]]]:
 
 
 def marker_link(n: int) -> str:
-    return f'<a class="qa-marker" href="#cite-{n}" title="Show source {n}">[{n}]</a>'
+    return f'<a class="qa-marker" href="#cite-{n}" title="Show source {n}" aria-label="source {n}">[{n}]</a>'
 
 
-def answer_markdown(answer: dict) -> str:
-    """The chat bubble of one answer: its sentences, escaped, each followed by a clickable [n]."""
+def emphasized(text: str, question: str) -> str:
+    """A cited sentence for the chat, escaped, with the words that answer ``question`` in bold."""
+    parts, pos = [], 0
+    for start, end in answer_spans(analyze(question), text) if question else []:
+        parts.append(esc_md(text[pos:start]) + f"<strong>{esc_md(text[start:end])}</strong>")
+        pos = end
+    return "".join(parts) + esc_md(text[pos:])
+
+
+def answer_markdown(answer: dict, filters: Optional[dict] = None) -> str:
+    """The chat bubble of one answer: its sentences, escaped, each followed by a clickable [n];
+    the answering words in bold. "Not found" says which filters limited the search."""
     if answer.get("abstained") or not answer.get("citations"):
-        return esc_md(answer.get("text") or NOT_FOUND)
+        text = esc_md(answer.get("text") or NOT_FOUND)
+        active = describe_filters(**filters) if filters and any(filters.values()) else ""
+        return f"{text} {esc_md(f'(Searched only {active}.)')}" if active else text
     groups = _groups(answer)
     text = answer.get("text") or ""
+    asked = answer.get("resolved_question") or answer.get("question") or ""
     if text == " ".join(f"{cs[0]['text']} [{n}]" for n, cs in groups):
-        return " ".join(f"{esc_md(cs[0]['text'])} {marker_link(n)}" for n, cs in groups)
+        return " ".join(f"{emphasized(cs[0]['text'], asked)} {marker_link(n)}" for n, cs in groups)
     # Answer text in another shape: escape the prose, turn known [n] markers into links.
     known = {n for n, _ in groups}
     parts, pos = [], 0
@@ -158,7 +184,7 @@ def chat_messages(turns: list[dict]) -> list[dict]:
     messages = []
     for turn in turns:
         messages.append({"role": "user", "content": esc_md(turn["question"])})
-        messages.append({"role": "assistant", "content": answer_markdown(turn["answer"])})
+        messages.append({"role": "assistant", "content": answer_markdown(turn["answer"], turn.get("filters"))})
     return messages
 
 
@@ -180,7 +206,7 @@ def highlight(text: str, spans: list[tuple[int, int, int, str]]) -> str:
 
 EMPTY_SOURCES = """
 <div class="qa-sources qa-empty" data-turn="">
-  <div class="qa-empty-icon">¶</div>
+  <div class="qa-empty-icon" aria-hidden="true">¶</div>
   <div class="qa-empty-title">Sources appear here</div>
   <div class="qa-empty-text">Ask a question. Every sentence of an answer is quoted from an article;
   the articles it came from are shown here in full, with the quoted sentences highlighted.</div>
@@ -189,12 +215,21 @@ EMPTY_SOURCES = """
 
 
 def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
-    """The sources panel for the answer of turn ``index``."""
+    """The sources panel for the answer of turn ``index``. An article that has changed since the answer
+    (replaced by a new version) shows the cited sentences as they were, without marking the new text."""
     if not turns or index is None or not (0 <= index < len(turns)):
         return EMPTY_SOURCES
     turn = turns[index]
     answer = turn["answer"]
-    head = [f'<div class="qa-src-question"><span class="qa-label">Question {index + 1}</span> {esc(turn["question"])}</div>']
+    copy = ""
+    if not answer.get("abstained") and answer.get("citations"):
+        copy = f'<button type="button" class="qa-button qa-copy" data-copy="{esc(answer_copy_text(turn))}">Copy answer</button>'
+    # On a phone the panel sits under the chat: a button that stays in view leads back to the answer.
+    back = f'<div class="qa-back-bar"><a class="qa-button qa-back" href="#qa-chat" data-turn="{index}">↑ Back to the answer</a></div>'
+    head = [
+        f'<div class="qa-src-toolbar"><span class="qa-label">Question {index + 1}</span>{copy}</div>',
+        f'<div class="qa-src-question" title="{esc(turn["question"])}">{esc(turn["question"])}</div>',
+    ]
     resolved = answer.get("resolved_question") or ""
     if resolved and resolved.strip() != turn["question"].strip():
         head.append(f'<div class="qa-src-resolved">Read as: {esc(resolved)}</div>')
@@ -206,26 +241,31 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         return (
             f'<div class="qa-sources" data-turn="{index}">{header}'
             f'<div class="qa-notfound">{esc(answer.get("text") or NOT_FOUND)} No sentence in the library answers this '
-            "question, so nothing is cited.</div></div>"
+            f"question, so nothing is cited.</div>{back}</div>"
         )
 
     groups = _groups(answer)
-    cited = []
-    for n, cs in groups:
-        c = cs[0]
-        where = "; ".join(dict.fromkeys(c2.get("title") or c2["doc_id"] for c2 in cs))
-        cited.append(
-            f'<li><a class="qa-chip" href="#cite-{n}" title="Show in the article">{n}</a>'
-            f'<div class="qa-cited-body"><div class="qa-cited-text">{esc(c["text"])}</div>'
-            f'<div class="qa-meta">{esc(where)} · score {float(c.get("score") or 0):.3f}'
-            f'{" · " + esc(c["speaker"]) if c.get("speaker") else ""}</div></div></li>'
-        )
-
     # Articles in order of first citation; each marker's first span gets id cite-n.
     docs: dict[str, list[tuple[int, dict]]] = {}
     for n, cs in groups:
         for c in cs:
             docs.setdefault(c["doc_id"], []).append((n, c))
+    library = {doc_id: assistant.article(doc_id) for doc_id in docs}
+
+    cited = []
+    for n, cs in groups:
+        c = cs[0]
+        where = "; ".join(dict.fromkeys(c2.get("title") or c2["doc_id"] for c2 in cs))
+        details = [f'score {float(c.get("score") or 0):.3f}', f'{esc(c["doc_id"])} chars {int(c["start"])}-{int(c["end"])}']
+        if c.get("speaker"):
+            details.append("speaker: " + esc(speaker_name(c["speaker"], library.get(c["doc_id"]))))
+        cited.append(
+            f'<li><a class="qa-chip" href="#cite-{n}" title="Show in the article" aria-label="show source {n} in the article">{n}</a>'
+            f'<div class="qa-cited-body"><div class="qa-cited-text">{esc(c["text"])}</div>'
+            f'<div class="qa-meta">{esc(where)}</div>'
+            f'<details class="qa-details"><summary>Details</summary><div>{" · ".join(details)}</div></details></div></li>'
+        )
+
     used_ids: set[str] = set()
     articles = []
     for doc_id, items in docs.items():
@@ -237,26 +277,32 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
                 mark_id, k = f"cite-{n}-{k}", k + 1
             used_ids.add(mark_id)
             spans.append((int(c["start"]), int(c["end"]), n, mark_id))
-        article = assistant.article(doc_id)
+        article = library[doc_id]
         first = items[0][1]
         title = (article.title if article else first.get("title")) or doc_id
         source = (article.source if article else first.get("source")) or ""
         published = (article.published if article else first.get("published")) or ""
         url = safe_url(article.url if article else first.get("url", ""))
-        meta = [f'<span title="{esc(source)}">{esc(source_label(source)) or "unknown source"}</span>']
+        meta = [f'<span title="{esc(source)}">{esc(reader_source(source))}</span>']
         meta.append(f"<span>{esc(published) if published else 'date unknown'}</span>")
         if url:
             meta.append(f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">open original ↗</a>')
-        markers = "".join(f'<a class="qa-chip small" href="#{esc(mid)}">{n}</a>' for _, _, n, mid in spans)
-        if article is not None:
+        markers = "".join(f'<a class="qa-chip small" href="#{esc(mid)}" aria-label="source {n}">{n}</a>' for _, _, n, mid in spans)
+        changed = article is not None and any(article.text[c["start"] : c["end"]] != c["text"] for _, c in items)
+        if article is not None and not changed:
             body = f'<div class="qa-article-text">{highlight(article.text, spans)}</div>'
         else:
-            body = '<div class="qa-article-text qa-gone">This article is no longer in the library. Cited: ' + " ".join(
+            notice = (
+                "This article has changed since this answer; the cited sentences as they were:"
+                if changed
+                else "This article is no longer in the library. Cited:"
+            )
+            body = f'<div class="qa-notice">{notice}</div><div class="qa-article-text qa-gone">' + " ".join(
                 f'<mark class="qa-mark" id="{esc(mid)}" data-marker="{n}">{esc(c["text"])}</mark>'
                 for (_, _, n, mid), (_, c) in zip(spans, items)
             ) + "</div>"
         articles.append(
-            f'<article class="qa-article" data-doc="{esc(doc_id)}"><header>'
+            f'<article class="qa-article{" qa-changed" if changed else ""}" data-doc="{esc(doc_id)}"><header>'
             f'<div class="qa-article-title">{esc(title)}</div>'
             f'<div class="qa-meta">{" · ".join(meta)}</div>'
             f'<div class="qa-article-cites">Cited: {markers}</div>'
@@ -273,7 +319,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         f'<div class="qa-sources" data-turn="{index}">{header}'
         f'<section class="qa-cited"><div class="qa-section-title">Cited sentences</div><ol>{"".join(cited)}</ol></section>{dropped}'
         f'<section class="qa-articles"><div class="qa-section-title">'
-        f'{len(docs)} article{"s" if len(docs) != 1 else ""}</div>{"".join(articles)}</section></div>'
+        f'{len(docs)} article{"s" if len(docs) != 1 else ""}</div>{"".join(articles)}</section>{back}</div>'
     )
 
 
@@ -286,6 +332,32 @@ def filter_note(sources=(), published_from: str = "", published_to: str = "", er
         return '<div class="qa-filter-note">No filters: questions search every article.</div>'
     undated = " Articles without a date are left out." if published_from or published_to else ""
     return f'<div class="qa-filter-note qa-active">Next question searches only {esc(text)}.{undated}</div>'
+
+
+_NAME_BEFORE = r"(?:[A-Z][\w’'.-]*\s+(?:(?:von|van|der|den|de|da|du|di|al|bin|ibn|la|le)\s+){0,3}){0,6}"
+
+
+def speaker_name(speaker: str, article) -> str:
+    """The speaker as the article names them at most length ("European Commission President Ursula von
+    der Leyen" for "Leyen"), else as the attribution found them ("Washington")."""
+    if article is None or not speaker:
+        return speaker
+    found = re.findall(rf"\b{_NAME_BEFORE}{re.escape(speaker)}\b", article.text)
+    return max(found, key=len) if found else speaker
+
+
+def answer_copy_text(turn: dict) -> str:
+    """An answer as Markdown: the question, the answer with its [n] markers, then each citation with a
+    link to its article, or its doc id and character span when the article has no URL."""
+    answer = turn["answer"]
+    lines = [f"**{turn['question']}**", "", answer.get("text") or NOT_FOUND, ""]
+    for n, cs in _groups(answer):
+        for c in cs:
+            title = c.get("title") or c["doc_id"]
+            url = safe_url(c.get("url", ""))
+            where = f"[{title}]({url})" if url else f"{title}, {c['doc_id']}[{int(c['start'])}:{int(c['end'])}]"
+            lines.append(f"[{n}] “{c['text']}” ({where}{', ' + c['published'] if c.get('published') else ''})")
+    return "\n".join(lines)
 
 
 def describe_filters(sources=(), published_from: str = "", published_to: str = "") -> str:
@@ -311,15 +383,15 @@ def library_table(rows: list[dict]) -> str:
         if url:
             title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{title}</a>'
         body.append(
-            f"<tr><td class='qa-col-title'>{title}</td>"
-            f"<td title='{esc(row.get('source', ''))}'>{esc(source_label(row.get('source', '')))}</td>"
-            f"<td>{esc(row.get('published') or '—')}</td>"
+            f"<tr><td class='qa-col-title' title='{esc(row.get('source', ''))}'>{title}</td>"
+            f"<td class='qa-col-source' title='{esc(row.get('source', ''))}'>{esc(reader_source(row.get('source', '')))}</td>"
+            f"<td class='qa-nowrap'>{esc(row.get('published') or '—')}</td>"
             f"<td class='qa-num'>{esc(row.get('sentences', ''))}</td>"
-            f"<td><code>{esc(row['doc_id'])}</code></td></tr>"
+            f"<td class='qa-col-id'><code>{esc(row['doc_id'])}</code></td></tr>"
         )
     return (
-        '<div class="qa-table-wrap"><table class="qa-table"><thead><tr><th>Title</th><th>Source</th><th>Published</th>'
-        f'<th class="qa-num">Sentences</th><th>Doc id</th></tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+        '<div class="qa-table-wrap"><table class="qa-table"><thead><tr><th>Title</th><th class="qa-col-source">Source</th><th>Published</th>'
+        f'<th class="qa-num">Sentences</th><th class="qa-col-id">Doc id</th></tr></thead><tbody>{"".join(body)}</tbody></table></div>'
     )
 
 
@@ -383,6 +455,21 @@ def upload_dir_for(assistant) -> Path:
     return target.resolve()
 
 
+def count_articles(path: Path) -> int:
+    """How many articles a file holds, cheaply, for the progress line: a JSONL line or a JSON list item
+    each, any other file one. A file that cannot be read counts one (the ingest reports why)."""
+    try:
+        if path.suffix.lower() == ".jsonl":
+            with path.open("rb") as handle:
+                return max(1, sum(1 for line in handle if line.strip()))
+        if path.suffix.lower() == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return max(1, len(data)) if isinstance(data, list) else 1
+    except (OSError, ValueError):
+        pass
+    return 1
+
+
 def _upload_paths(files) -> list[tuple[str, str]]:
     """(temp path, original name) for whatever gr.File hands over."""
     out = []
@@ -420,57 +507,12 @@ def _stats(rows: list[dict]) -> str:
 
 HEADER = """
 <div class="qa-header">
-  <div class="qa-brand"><span class="qa-logo">❝</span><div>
+  <div class="qa-brand"><span class="qa-logo" aria-hidden="true">❝</span><div>
     <div class="qa-title">News QA</div>
     <div class="qa-subtitle">{subtitle}</div></div></div>
   <div class="qa-stats">{stats}</div>
 </div>
 """
-
-# Marker navigation: a click on any [n] (in the chat or in the panel) scrolls the panel to
-# its <mark>. Clicking a marker of an older answer also selects that answer (the chatbot's
-# select event), so the panel is re-rendered; we then scroll again once it has changed.
-NAV_JS = r"""
-if (!window.__qaCiteNav) {
-  window.__qaCiteNav = true;
-  const panel = () => document.querySelector('#qa-sources .qa-sources');
-  const reveal = (id) => {
-    const el = document.getElementById(id);
-    if (!el) return false;
-    const box = el.closest('.qa-sources');
-    if (box) {  // scroll the panel only, centring the span below the sticky article header
-      const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
-      box.scrollTo({top: box.scrollTop + (r.top - b.top) - Math.max(120, (b.height - r.height) / 2), behavior: 'smooth'});
-      if (b.top < 0 || b.bottom > window.innerHeight) box.scrollIntoView({block: 'nearest'});
-    } else {
-      el.scrollIntoView({behavior: 'smooth', block: 'center'});
-    }
-    document.querySelectorAll('mark.qa-flash').forEach(m => m.classList.remove('qa-flash'));
-    void el.offsetWidth;
-    el.classList.add('qa-flash');
-    return true;
-  };
-  window.__qaReveal = reveal;
-  document.addEventListener('click', (event) => {
-    const link = event.target.closest && event.target.closest('a[href^="#cite-"]');
-    if (!link) return;
-    event.preventDefault();
-    const id = decodeURIComponent(link.getAttribute('href').slice(1));
-    const before = panel() ? panel().getAttribute('data-turn') : null;
-    reveal(id);
-    if (!link.closest('#qa-sources')) {
-      let tries = 0;
-      const timer = setInterval(() => {
-        tries += 1;
-        const now = panel() ? panel().getAttribute('data-turn') : null;
-        if (now !== before) { clearInterval(timer); setTimeout(() => reveal(id), 50); }
-        else if (tries > 30) clearInterval(timer);
-      }, 100);
-    }
-  }, true);
-}
-"""
-
 
 def build_app(assistant) -> gr.Blocks:
     """The whole UI over ``assistant`` (a ``qa.Assistant``)."""
@@ -575,10 +617,19 @@ def build_app(assistant) -> gr.Blocks:
             shutil.copyfile(temp_path, target)  # a fresh copy under our name; never the browser's path
             accepted.append(target)
             names[str(target)] = shown
-        progress((0, max(len(accepted), 1)), desc="Indexing", unit="files")
+        # The ingest reports progress per file; say which file is read and how many articles it holds.
+        sizes = [count_articles(path) for path in accepted]
+        shown_names = [names[str(path)] for path in accepted]
 
         def tick(done, total):
-            progress((done, total), desc=f"Indexing {done}/{total}", unit="files")
+            if done < total:
+                desc = f"Indexing {shown_names[done]} ({sizes[done]:,} article{'s' if sizes[done] != 1 else ''})"
+                if total > 1:
+                    desc += f", file {done + 1} of {total}; {sum(sizes):,} articles in all"
+                progress((sum(sizes[:done]), sum(sizes)), desc=desc, unit="articles")
+
+        if accepted:
+            tick(0, len(accepted))
 
         from index.ingest import IngestReport
 
@@ -619,7 +670,17 @@ def build_app(assistant) -> gr.Blocks:
         published_from: str = "",
         published_to: str = "",
     ) -> dict:
-        """Answer a question from the articles; the same JSON as `qa ask --json`."""
+        """Answer a question from the articles, with every sentence cited; the same JSON as `qa ask --json`.
+
+        Args:
+            question: The question, e.g. "What did Netanyahu say about Rafah?"
+            history: The earlier questions of the conversation, oldest first, so that a follow-up ("When did he say that?") is understood.
+            sources: Search only the articles from these sources (as listed by `qa articles`); empty or None searches them all.
+            published_from: Search only articles published on or after this day, YYYY-MM-DD ("" for no limit).
+            published_to: Search only articles published on or before this day, YYYY-MM-DD ("" for no limit).
+        Returns:
+            The answer as JSON: question, text (the cited sentences with [n] markers, or "Not found in these articles."), abstained (true when nothing answers), citations (each: marker, doc_id, source, title, published, url, start, end, text, score, speaker; text is the article's text[start:end]), resolved_question (a follow-up read as a standalone question), dropped (sentences an LLM wrote that their citations did not support).
+        """
         try:
             sources, start, end = check_filters(sources, published_from, published_to)
             if sources:  # given as the API shows them
@@ -634,10 +695,18 @@ def build_app(assistant) -> gr.Blocks:
             citation["source"] = public_source(citation["source"], roots)
         return result
 
+    def on_library_changed(seen):
+        """Every few seconds: when any tab or process has changed the library, show it here too."""
+        now = assistant.store.generation()
+        if now == seen:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return *library_state(), now
+
     rows = assistant.articles()
     with gr.Blocks(title="News QA", fill_width=True) as app:
         turns = gr.State([])
         selected = gr.State(None)
+        generation = gr.State(None)  # the library generation this tab shows
         header = gr.HTML(HEADER.format(stats=esc(_stats(rows)), subtitle=subtitle), elem_id="qa-header")
         with gr.Tabs(elem_id="qa-tabs"):
             with gr.Tab("Ask", id="ask", elem_id="qa-tab-ask"):
@@ -673,7 +742,7 @@ def build_app(assistant) -> gr.Blocks:
                         with gr.Row(elem_id="qa-input-row"):
                             question = gr.Textbox(
                                 show_label=False,
-                                placeholder="Ask a question about the articles…",
+                                placeholder="Ask about the articles…",
                                 lines=1,
                                 max_lines=4,
                                 scale=8,
@@ -706,7 +775,7 @@ def build_app(assistant) -> gr.Blocks:
                         sources_panel = gr.HTML(
                             EMPTY_SOURCES,
                             elem_id="qa-sources",
-                            js_on_load=NAV_JS,
+                            js_on_load=(STATIC / "app.js").read_text(encoding="utf-8"),
                             padding=False,
                         )
             with gr.Tab("Library", id="library", elem_id="qa-tab-library"):
@@ -719,8 +788,7 @@ def build_app(assistant) -> gr.Blocks:
                             "Re-uploading a file with the same name replaces its article.</div>"
                         )
                         uploads = gr.File(
-                            file_count="multiple",
-                            file_types=UPLOAD_TYPES,
+                            file_count="multiple",  # any type: what we cannot read is named in the summary
                             type="filepath",
                             label="Upload articles",
                             elem_id="qa-upload",
@@ -748,10 +816,13 @@ def build_app(assistant) -> gr.Blocks:
 
         ask_outputs = [question, chatbot, sources_panel, turns, selected, filter_line]
         filter_inputs = [source_filter, date_from, date_to]
-        question.submit(on_ask, [question, turns, *filter_inputs], ask_outputs, api_visibility="private")
-        ask_button.click(on_ask, [question, turns, *filter_inputs], ask_outputs, api_visibility="private")
-        chatbot.example_select(on_example, [turns, *filter_inputs], ask_outputs, api_visibility="private")
-        chatbot.select(on_select, [turns, selected], [sources_panel, selected], api_visibility="private")
+        # The progress shows on the chat; the sources stay readable until the new answer replaces them.
+        asking = {"api_visibility": "private", "show_progress_on": [chatbot]}
+        question.submit(on_ask, [question, turns, *filter_inputs], ask_outputs, **asking)
+        ask_button.click(on_ask, [question, turns, *filter_inputs], ask_outputs, **asking)
+        chatbot.example_select(on_example, [turns, *filter_inputs], ask_outputs, **asking)
+        # No progress over the panel: a click on a marker must not dim the span it reveals.
+        chatbot.select(on_select, [turns, selected], [sources_panel, selected], api_visibility="private", show_progress="hidden")
         # The chatbot's own clear (trash) button starts a new conversation: no history, no sources.
         chatbot.clear(on_clear, None, [chatbot, sources_panel, turns, selected, question], api_visibility="private")
         for box in filter_inputs:
@@ -762,13 +833,35 @@ def build_app(assistant) -> gr.Blocks:
             [summary, uploads, header, table, source_filter, remove_choice],
             api_visibility="private",
             show_progress="full",
+            show_progress_on=[summary],  # the progress sits where the summary will; the page stays readable
         )
         remove_button.click(
             on_remove, remove_choice, [remove_note, header, table, source_filter, remove_choice], api_visibility="private"
         )
-        app.load(library_state, None, [header, table, source_filter, remove_choice], api_visibility="private")
+        library_outputs = [header, table, source_filter, remove_choice, generation]
+        app.load(lambda: on_library_changed(None), None, library_outputs, api_visibility="private", show_progress="hidden")
+        # Outside the queue: a poll never waits behind an ask or an upload, nor holds one up.
+        gr.Timer(LIBRARY_POLL_SECONDS).tick(
+            on_library_changed, generation, library_outputs, api_visibility="private", show_progress="hidden", queue=False
+        )
         gr.api(ask, api_name="ask")
+        describe_api(app, ask, "ask")
     return app
+
+
+def describe_api(app: gr.Blocks, fn, api_name: str) -> None:
+    """Name and describe an endpoint's parameters and result in the API docs and ``view_api`` from
+    ``fn``'s docstring (gr.api would call them "1st", "2nd" … and its result ``Any``)."""
+    from gradio.utils import get_function_description
+
+    _, params, returns = get_function_description(fn)
+    endpoint = next(f for f in app.fns.values() if f.api_name == api_name)
+    for component, name in zip(endpoint.inputs, params):
+        component.label = name
+        component._api_info = {**component._api_info, "additional_description": params[name]}
+    (result,) = endpoint.outputs
+    result.label = " ".join(returns)  # the docs page shows a result's label, not its description
+    result._api_info = {"type": "object", "additionalProperties": {}, "description": " ".join(returns)}
 
 
 THEME = gr.themes.Soft(
@@ -777,107 +870,6 @@ THEME = gr.themes.Soft(
     font=["Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
 )
-
-CSS = r"""
-.gradio-container { width: 100% !important; max-width: 1480px !important; margin: 0 auto !important; }
-footer { opacity: .7; }
-#qa-header { margin-bottom: 4px; }
-.qa-header { display: flex; align-items: center; justify-content: space-between; padding: 6px 4px 2px; }
-.qa-brand { display: flex; align-items: center; gap: 12px; }
-.qa-logo { display: inline-flex; width: 40px; height: 40px; border-radius: 10px; align-items: center;
-  justify-content: center; background: linear-gradient(135deg, #4f46e5, #7c3aed); color: #fff; font-size: 24px;
-  font-family: Georgia, serif; }
-.qa-title { font-size: 1.35rem; font-weight: 700; letter-spacing: -.01em; }
-.qa-subtitle { color: var(--body-text-color-subdued); font-size: .9rem; }
-.qa-stats { color: var(--body-text-color-subdued); font-size: .85rem; background: var(--background-fill-secondary);
-  border: 1px solid var(--border-color-primary); padding: 4px 10px; border-radius: 999px; }
-#qa-chat a.qa-marker { display: inline-block; text-decoration: none; font-weight: 600; font-size: .78em;
-  color: #4338ca; background: #e0e7ff; border-radius: 6px; padding: 0 5px; margin-left: 2px; vertical-align: 1px;
-  cursor: pointer; }
-#qa-chat a.qa-marker:hover { background: #4f46e5; color: #fff; }
-.qa-placeholder { color: var(--body-text-color-subdued); text-align: center; line-height: 1.5; max-width: 460px; margin: 0 auto; }
-#qa-input-row { align-items: stretch; gap: 8px; }
-.qa-filter-note { font-size: .85rem; color: var(--body-text-color-subdued); padding: 2px 2px 4px; }
-.qa-filter-note.qa-active { color: #4338ca; }
-.qa-error { color: #b91c1c !important; }
-.qa-sources { height: calc(62vh + 150px); min-height: 560px; overflow-y: auto; box-sizing: border-box;
-  border: 1px solid var(--border-color-primary); border-radius: 12px; background: var(--background-fill-primary);
-  padding: 16px 18px 24px; }
-.qa-empty { display: flex; flex-direction: column; align-items: center; justify-content: center; text-align: center;
-  min-height: 460px; color: var(--body-text-color-subdued); }
-.qa-empty-icon { font-size: 44px; color: #c7d2fe; font-family: Georgia, serif; }
-.qa-empty-title { font-weight: 600; font-size: 1.05rem; color: var(--body-text-color); margin: 4px 0 6px; }
-.qa-empty-text { max-width: 380px; line-height: 1.5; font-size: .92rem; }
-.qa-src-head { border-bottom: 1px solid var(--border-color-primary); padding-bottom: 10px; margin-bottom: 12px; }
-.qa-src-question { font-weight: 600; font-size: 1rem; }
-.qa-label { display: inline-block; font-size: .72rem; font-weight: 600; text-transform: uppercase; letter-spacing: .05em;
-  color: #6366f1; margin-right: 6px; }
-.qa-src-resolved { color: var(--body-text-color-subdued); font-size: .85rem; margin-top: 2px; }
-.qa-notfound { padding: 14px 16px; border-radius: 10px; background: var(--background-fill-secondary);
-  color: var(--body-text-color-subdued); }
-.qa-section-title { font-size: .75rem; font-weight: 700; text-transform: uppercase; letter-spacing: .06em;
-  color: var(--body-text-color-subdued); margin: 4px 0 8px; }
-.qa-cited ol { list-style: none; padding: 0; margin: 0 0 16px; }
-.qa-cited li { display: flex; gap: 10px; align-items: flex-start; padding: 8px 10px; border-radius: 8px;
-  background: var(--background-fill-secondary); margin-bottom: 6px; }
-.qa-cited-text { font-size: .92rem; line-height: 1.45; }
-.qa-meta { font-size: .78rem; color: var(--body-text-color-subdued); margin-top: 2px; }
-.qa-meta a { color: #4f46e5; }
-a.qa-chip { flex: 0 0 auto; display: inline-flex; align-items: center; justify-content: center; min-width: 22px;
-  height: 22px; padding: 0 6px; border-radius: 6px; background: #4f46e5; color: #fff !important; font-size: .78rem;
-  font-weight: 700; text-decoration: none; }
-a.qa-chip.small { min-width: 18px; height: 18px; font-size: .7rem; margin-left: 3px; }
-.qa-article { border: 1px solid var(--border-color-primary); border-radius: 10px; margin-bottom: 14px; }
-.qa-article header { padding: 10px 14px; background: var(--background-fill-secondary); border-radius: 10px 10px 0 0;
-  border-bottom: 1px solid var(--border-color-primary); position: sticky; top: -16px; z-index: 1;
-  box-shadow: 0 1px 0 var(--border-color-primary); }
-.qa-article-title { font-weight: 650; font-size: 1rem; line-height: 1.35; }
-.qa-article-cites { font-size: .78rem; color: var(--body-text-color-subdued); margin-top: 4px; }
-.qa-article-text { white-space: pre-wrap; padding: 12px 16px; font-family: Georgia, "Times New Roman", serif;
-  font-size: .98rem; line-height: 1.65; color: var(--body-text-color); overflow-wrap: anywhere; }
-mark.qa-mark { background: #fef08a; color: inherit; padding: 1px 2px; border-radius: 3px;
-  box-shadow: inset 0 -2px 0 #facc15; scroll-margin: 130px 0 40px; transition: background .3s; }
-mark.qa-mark::before { content: attr(data-marker); display: inline-block; font-family: ui-sans-serif, system-ui, sans-serif;
-  font-size: .68rem; font-weight: 700; color: #fff; background: #4f46e5; border-radius: 4px; padding: 0 4px;
-  margin-right: 4px; vertical-align: 2px; line-height: 1.4; }
-mark.qa-mark.qa-flash { animation: qa-flash 1.6s ease-out; }
-@keyframes qa-flash { 0% { background: #f59e0b; box-shadow: 0 0 0 4px rgba(245,158,11,.45); }
-  100% { background: #fef08a; box-shadow: inset 0 -2px 0 #facc15; } }
-.qa-hint { font-size: .85rem; color: var(--body-text-color-subdued); margin-bottom: 8px; line-height: 1.45; }
-.qa-summary { font-size: .9rem; margin-top: 8px; }
-.qa-summary-line { display: flex; flex-wrap: wrap; gap: 6px; margin-bottom: 8px; }
-.qa-pill { border-radius: 999px; padding: 2px 10px; font-size: .82rem; border: 1px solid var(--border-color-primary); }
-.qa-pill.zero { opacity: .55; }
-.qa-pill-added:not(.zero) { background: #dcfce7; border-color: #86efac; color: #166534; }
-.qa-pill-replaced:not(.zero) { background: #e0e7ff; border-color: #a5b4fc; color: #3730a3; }
-.qa-pill-skipped:not(.zero) { background: #fee2e2; border-color: #fca5a5; color: #991b1b; }
-.qa-summary-items { list-style: none; padding: 0; margin: 0; }
-.qa-summary-items li { padding: 3px 0; overflow-wrap: anywhere; }
-.qa-summary-items li.qa-more { color: var(--body-text-color-subdued); font-style: italic; }
-.qa-writing { color: var(--body-text-color-subdued); font-size: .8em; font-style: italic; }
-.qa-dropped ul { margin: 0 0 16px; padding-left: 18px; color: var(--body-text-color-subdued); font-size: .88rem; }
-.qa-dropped li { text-decoration: line-through; text-decoration-color: #fca5a5; margin-bottom: 4px; }
-.qa-tag { display: inline-block; font-size: .7rem; font-weight: 700; text-transform: uppercase; border-radius: 4px;
-  padding: 0 5px; margin-right: 4px; background: var(--background-fill-secondary); }
-.qa-tag-added { color: #166534; background: #dcfce7; }
-.qa-tag-replaced { color: #3730a3; background: #e0e7ff; }
-.qa-tag-skipped { color: #991b1b; background: #fee2e2; }
-.qa-table-wrap { max-height: 70vh; overflow-y: auto; border: 1px solid var(--border-color-primary); border-radius: 10px;
-  background: var(--background-fill-primary); }
-#qa-articles table.qa-table { width: 100%; border-collapse: collapse; font-size: .88rem; border: none; margin: 0; }
-#qa-articles table.qa-table th, #qa-articles table.qa-table td { border: none; border-bottom: 1px solid var(--border-color-primary); }
-#qa-articles table.qa-table tr { border: none; }
-#qa-articles table.qa-table tr:last-child td { border-bottom: none; }
-.qa-table th { position: sticky; top: 0; background: var(--background-fill-secondary); text-align: left; font-size: .72rem; text-transform: uppercase; letter-spacing: .05em;
-  color: var(--body-text-color-subdued); border-bottom: 1px solid var(--border-color-primary); padding: 6px 8px; }
-.qa-table td { border-bottom: 1px solid var(--border-color-primary); padding: 8px; vertical-align: top; }
-.qa-table tr:hover td { background: var(--background-fill-secondary); }
-.qa-table code { font-size: .78rem; white-space: nowrap; background: none; padding: 0; }
-.qa-col-title { font-weight: 550; }
-.qa-num { text-align: right !important; }
-.qa-table-empty { color: var(--body-text-color-subdued); padding: 20px; text-align: center; }
-"""
-
 
 # Gradio's page needs inline scripts and styles (its config, the components' styles) and runs the
 # panel's js_on_load with new Function; everything else may come only from this server, and no
@@ -938,7 +930,7 @@ def launch_options(max_file_size: str = MAX_UPLOAD_SIZE, hosts: frozenset[str] =
 
     return {
         "theme": THEME,
-        "css": CSS,
+        "css": (STATIC / "app.css").read_text(encoding="utf-8"),
         "max_file_size": max_file_size,
         "allowed_paths": [],  # nothing but gradio's own upload cache is served
         "show_error": True,

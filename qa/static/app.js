@@ -1,0 +1,106 @@
+// Runs as the sources panel's js_on_load (`element` is the panel, `watch` observes its value).
+//
+// * A click on any [n] (in the chat or in the panel) scrolls the panel to its <mark>. Clicking a
+//   marker of an older answer also selects that answer (the chatbot's select event), so the panel is
+//   re-rendered; we then scroll again once it has changed.
+// * Each new panel (a new answer, another answer selected) starts at its top.
+// * "Back to the answer" (phones) scrolls the chat bubble of the panel's answer into view.
+// * "Copy answer" puts the answer with its citations, as Markdown, on the clipboard.
+// * Chat messages get readable labels: gradio labels each one with its raw Markdown/HTML source.
+if (!window.__qaCiteNav) {
+  window.__qaCiteNav = true;
+  let pendingReveal = false;
+  const panel = () => document.querySelector('#qa-sources .qa-sources');
+  const reveal = (id) => {
+    const el = document.getElementById(id);
+    if (!el) return false;
+    const box = el.closest('.qa-sources');
+    if (box) {  // scroll the panel only, centring the span below the sticky article header
+      const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+      box.scrollTo({top: box.scrollTop + (r.top - b.top) - Math.max(120, (b.height - r.height) / 2), behavior: 'smooth'});
+      if (b.top < 0 || b.bottom > window.innerHeight) box.scrollIntoView({block: 'nearest'});
+    } else {
+      el.scrollIntoView({behavior: 'smooth', block: 'center'});
+    }
+    document.querySelectorAll('mark.qa-flash').forEach(m => m.classList.remove('qa-flash'));
+    void el.offsetWidth;
+    el.classList.add('qa-flash');
+    return true;
+  };
+  window.__qaReveal = reveal;
+  window.__qaNewPanel = () => {
+    const box = panel();
+    if (box && !pendingReveal) box.scrollTop = 0;
+  };
+  const copy = (button) => {
+    const done = (word) => { button.textContent = word; setTimeout(() => { button.textContent = 'Copy answer'; }, 1500); };
+    const text = button.dataset.copy || '';
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(text).then(() => done('Copied'), () => done('Copy failed'));
+      return;
+    }
+    // Plain http to another host has no clipboard API: copy through a selected text area.
+    const area = document.createElement('textarea');
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    done(document.execCommand('copy') ? 'Copied' : 'Copy failed');
+    area.remove();
+  };
+  document.addEventListener('click', (event) => {
+    const target = event.target.closest ? event.target : null;
+    if (!target) return;
+    const button = target.closest('button.qa-copy');
+    if (button) { copy(button); return; }
+    const back = target.closest('.qa-back');
+    if (back) {
+      event.preventDefault();
+      const bubble = document.querySelectorAll("#qa-chat [data-testid='bot']")[Number(back.dataset.turn)];
+      const where = bubble || document.querySelector('#qa-question');
+      where.scrollIntoView({block: 'center'});
+      const marker = bubble && bubble.querySelector('a.qa-marker');
+      if (marker) marker.focus({preventScroll: true});
+      return;
+    }
+    const link = target.closest('a[href^="#cite-"]');
+    if (!link) return;
+    event.preventDefault();
+    const id = decodeURIComponent(link.getAttribute('href').slice(1));
+    const before = panel() ? panel().getAttribute('data-turn') : null;
+    reveal(id);
+    if (!link.closest('#qa-sources')) {
+      pendingReveal = true;
+      let tries = 0;
+      const timer = setInterval(() => {
+        tries += 1;
+        const now = panel() ? panel().getAttribute('data-turn') : null;
+        if (now !== before) { clearInterval(timer); setTimeout(() => { reveal(id); pendingReveal = false; }, 50); }
+        else if (tries > 30) { clearInterval(timer); pendingReveal = false; }
+      }, 100);
+    }
+  }, true);
+
+  // Readable labels: "Answer: … (source 1) …" instead of the message's HTML source.
+  const labelMessages = () => {
+    document.querySelectorAll("#qa-chat [data-testid='bot'], #qa-chat [data-testid='user']").forEach((message) => {
+      const content = message.querySelector('.message-content');
+      if (!content) return;
+      content.querySelectorAll('a.qa-marker').forEach((a) => {
+        const n = a.textContent.replace(/\D/g, '');
+        if (a.getAttribute('aria-label') !== `source ${n}`) a.setAttribute('aria-label', `source ${n}`);
+      });
+      const copyOf = content.cloneNode(true);
+      copyOf.querySelectorAll('a.qa-marker').forEach((a) => { a.textContent = ` (${a.getAttribute('aria-label')})`; });
+      const who = message.dataset.testid === 'user' ? 'Question' : 'Answer';
+      const label = `${who}: ${copyOf.textContent.replace(/\s+/g, ' ').trim()}`;
+      if (message.getAttribute('aria-label') !== label) message.setAttribute('aria-label', label);
+    });
+  };
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; labelMessages(); });
+  }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label']});
+}
+watch('value', () => window.__qaNewPanel());
