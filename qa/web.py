@@ -111,6 +111,11 @@ def public_source(source: str, roots: list[Path]) -> str:
     return path.name
 
 
+def shown_source(source: str) -> str:
+    """A source as a page may show it: a URL whole, a file by its name (never the server's full path)."""
+    return source if "://" in (source or "") else Path(source or "").name
+
+
 def reader_source(source: str) -> str:
     """Where an article came from, for readers: the site of a URL; a file is just "file" (its name,
     often a hash like 004_a8ed45d3df2df383.txt, says nothing the title does not; it is the tooltip)."""
@@ -283,7 +288,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         source = (article.source if article else first.get("source")) or ""
         published = (article.published if article else first.get("published")) or ""
         url = safe_url(article.url if article else first.get("url", ""))
-        meta = [f'<span title="{esc(source)}">{esc(reader_source(source))}</span>']
+        meta = [f'<span title="{esc(shown_source(source))}">{esc(reader_source(source))}</span>']
         meta.append(f"<span>{esc(published) if published else 'date unknown'}</span>")
         if url:
             meta.append(f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">open original ↗</a>')
@@ -383,8 +388,8 @@ def library_table(rows: list[dict]) -> str:
         if url:
             title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{title}</a>'
         body.append(
-            f"<tr><td class='qa-col-title' title='{esc(row.get('source', ''))}'>{title}</td>"
-            f"<td class='qa-col-source' title='{esc(row.get('source', ''))}'>{esc(reader_source(row.get('source', '')))}</td>"
+            f"<tr><td class='qa-col-title' title='{esc(shown_source(row.get('source', '')))}'>{title}</td>"
+            f"<td class='qa-col-source' title='{esc(shown_source(row.get('source', '')))}'>{esc(reader_source(row.get('source', '')))}</td>"
             f"<td class='qa-nowrap'>{esc(row.get('published') or '—')}</td>"
             f"<td class='qa-num'>{esc(row.get('sentences', ''))}</td>"
             f"<td class='qa-col-id'><code>{esc(row['doc_id'])}</code></td></tr>"

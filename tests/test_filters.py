@@ -131,7 +131,7 @@ def test_the_source_filter_lists_each_site_once_with_its_count_and_filters_by_si
     page.wait_for_selector("#qa-filter-note:has-text('sources: example-news.com')")
     assert "40 boats returned" in ask(page, BOATS)
     assert "2 million euros" in ask(page, BRIDGE)
-    assert ask(page, FESTIVAL) == "Not found in these articles."
+    assert ask(page, FESTIVAL) == "Not found in these articles. (Searched only sources: example-news.com.)"
     assert "Filters: sources: example-news.com" in page.inner_text("#qa-sources .qa-src-head")
 
 

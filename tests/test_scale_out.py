@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import selectors
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -69,7 +68,10 @@ class Worker:
         )
 
     def reply(self, timeout: float = 240) -> dict:
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        # poll, not select(): the test process may hold more than 1,024 descriptors by now
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout)
         assert ready, f"no reply from process {self.process.pid} within {timeout} s"
         line = self.process.stdout.readline()
         assert line, f"process {self.process.pid} exited with {self.process.wait(timeout=10)}"
