@@ -163,6 +163,15 @@ def ensure_model(variant: str) -> Path:
     return path
 
 
+def additive_mask(attention_mask):
+    """A (batch, tokens) 0/1 mask in BERT's additive 4-D form, made in the graph, so an export does
+    not depend on how transformers builds masks (which may skip the mask for unpadded input)."""
+    import torch
+
+    mask = attention_mask.to(torch.float32)
+    return (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
+
+
 def export_fp32(dest: Path) -> None:
     """Export BERT + mean pooling + normalisation from the packaged weights with ``torch.onnx``.
 
@@ -182,12 +191,10 @@ def export_fp32(dest: Path) -> None:
             self.bert = bert
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            mask = attention_mask.to(torch.float32)
-            additive = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
             tokens = self.bert(
-                input_ids=input_ids, attention_mask=additive, token_type_ids=token_type_ids
+                input_ids=input_ids, attention_mask=additive_mask(attention_mask), token_type_ids=token_type_ids
             ).last_hidden_state
-            weights = mask.unsqueeze(-1)
+            weights = attention_mask.to(torch.float32).unsqueeze(-1)
             mean = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2.0, dim=1)
 
@@ -211,15 +218,16 @@ def export_fp32(dest: Path) -> None:
         )
 
 
-def quantize_int8(fp32: Path, dest: Path) -> None:
+def quantize_int8(fp32: Path, dest: Path, layers: int = 6, prefix: str = "/bert", op_types: tuple[str, ...] = ("MatMul",)) -> None:
     """Dynamic int8 quantisation of the weight MatMuls, per output channel, except the feed-forward
     output projections (their GELU inputs have outliers that per-tensor activation scales lose):
     the most accurate of the settings tried. Measured in bench/embedder.py against torch; it
-    misses the 0.99 cosine floor on some dev sentences, so the product uses fp32."""
+    misses the 0.99 cosine floor on some dev sentences, so the product uses fp32. ``prefix`` is
+    where the graph's BERT sits; the reranker (``train.fit``) also quantises its embeddings ("Gather")."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    feed_forward_out = [f"/bert/encoder/layer.{k}/output/dense/MatMul" for k in range(6)]
+    feed_forward_out = [f"{prefix}/encoder/layer.{k}/output/dense/MatMul" for k in range(layers)]
     quantize_dynamic(
         str(fp32), str(dest), weight_type=QuantType.QUInt8, per_channel=True,
-        op_types_to_quantize=["MatMul"], nodes_to_exclude=feed_forward_out,
+        op_types_to_quantize=list(op_types), nodes_to_exclude=feed_forward_out,
     )

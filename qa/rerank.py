@@ -7,7 +7,6 @@ RealTimeQA training split (``models/reranker/card.json``); like the embedder it 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from functools import lru_cache
@@ -58,8 +57,6 @@ class Reranker:
         names = [i.name for i in self.session.get_inputs()]
         if names != ["input_ids", "attention_mask", "token_type_ids"]:
             raise RerankerError(f"{model}: expected inputs input_ids, attention_mask, token_type_ids; found {names}")
-        card = self.path / "card.json"
-        self.card = json.loads(card.read_text()) if card.is_file() else {}
         self._lock = threading.Lock()
 
     def logits(self, question: str, texts: list[str]) -> np.ndarray:

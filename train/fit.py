@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from index.onnx_model import model_dir, sha256_of  # noqa: E402
+from index.onnx_model import additive_mask, model_dir, quantize_int8, sha256_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "models" / "reranker"
@@ -89,9 +89,7 @@ def export_onnx(model, dest: Path) -> None:
             self.bert = bert
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            mask = attention_mask.to(torch.float32)
-            additive = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
-            return self.bert(input_ids=input_ids, attention_mask=additive, token_type_ids=token_type_ids).logits[:, 0]
+            return self.bert(input_ids=input_ids, attention_mask=additive_mask(attention_mask), token_type_ids=token_type_ids).logits[:, 0]
 
     ids = torch.tensor([[101, 7592, 102, 2088, 102], [101, 7592, 102, 2088, 0]], dtype=torch.long)
     mask = (ids != 0).to(torch.long)
@@ -103,15 +101,6 @@ def export_onnx(model, dest: Path) -> None:
                           "token_type_ids": {0: "batch", 1: "tokens"}, "logit": {0: "batch"}},
             opset_version=17, do_constant_folding=True,
         )
-
-
-def quantize(fp32: Path, dest: Path, layers: int) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # The feed-forward output projections stay fp32: their GELU inputs have outliers (index/onnx_model.py).
-    feed_forward_out = [f"/bert/bert/encoder/layer.{k}/output/dense/MatMul" for k in range(layers)]
-    quantize_dynamic(str(fp32), str(dest), weight_type=QuantType.QUInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Gather"], nodes_to_exclude=feed_forward_out)
 
 
 def write_card(folder: Path, card: dict) -> None:
@@ -187,7 +176,8 @@ def main() -> None:
     shutil.copy(model_dir() / "tokenizer.json", exported / "tokenizer.json")
     export_onnx(model, exported / "model.onnx")
     onnx_fp32 = ranking_accuracy(onnx_scores(exported), validation_pairs)
-    quantize(exported / "model.onnx", args.out / "model.onnx", args.layers)
+    # The feed-forward outputs stay fp32 (index/onnx_model.py); the embeddings are quantised too, to stay small.
+    quantize_int8(exported / "model.onnx", args.out / "model.onnx", args.layers, prefix="/bert/bert", op_types=("MatMul", "Gather"))
     shutil.copy(model_dir() / "tokenizer.json", args.out / "tokenizer.json")
     onnx_int8 = ranking_accuracy(onnx_scores(args.out), validation_pairs)
     print(f"validation, ONNX fp32: {onnx_fp32}; ONNX int8: {onnx_int8}", flush=True)
