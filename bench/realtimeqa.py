@@ -70,15 +70,18 @@ WARM_UP_QUESTION = "What did the president say about the economy this week?"
 # --- data -------------------------------------------------------------------
 
 
-def validation_corpus(data_dir: Path, page_chars: int, work: Path) -> tuple[Path, Path]:
-    """The validation split of ``../shared/train/realtimeqa`` as a dev-style set in ``work``: every
-    page found for a validation question (its first ``page_chars`` characters) is an article, and a
-    question's gold articles are its pages that hold the answer (``answer_in_gold`` when one does)."""
+def validation_corpus(data_dir: Path, page_chars: int, work: Path, split: str = "validation") -> tuple[Path, Path]:
+    """A split of ``../shared/train/realtimeqa`` as a dev-style set in ``work``: every page found for
+    one of its questions (its first ``page_chars`` characters) is an article, and a question's gold
+    articles are its pages that hold the answer (``answer_in_gold`` when one does). ``split`` is
+    "validation", or "held-out": the training weeks kept out of the reranker's training (``train.pairs``)."""
     import gzip
 
     from qa.evaluate import answer_in_text
+    from train.pairs import held_out
 
-    questions = {q["id"]: q for q in load_jsonl(data_dir / "questions.jsonl") if q["split"] == "validation"}
+    wanted = (lambda q: q["split"] == "train" and held_out(q["id"])) if split == "held-out" else (lambda q: q["split"] == split)
+    questions = {q["id"]: q for q in load_jsonl(data_dir / "questions.jsonl") if wanted(q)}
     gold: dict[str, list[str]] = {qid: [] for qid in questions}
     articles_path, questions_path = work / "articles.jsonl", work / "questions.jsonl"
     with gzip.open(data_dir / "pages.jsonl.gz", "rt", encoding="utf-8") as pages, open(articles_path, "w", encoding="utf-8") as out:
@@ -478,8 +481,8 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict
     """Index with both systems, ask both; return every figure and the per-question details."""
     data_dir, limit, questions_path = args.data, args.limit, args.questions
     if (data_dir / "pages.jsonl.gz").is_file():  # the training data folder: its validation split
-        log(f"building the validation corpus (pages cut at {args.page_chars:,} characters)")
-        articles_path, questions_path = validation_corpus(data_dir, args.page_chars, work)
+        log(f"building the {args.split} corpus (pages cut at {args.page_chars:,} characters)")
+        articles_path, questions_path = validation_corpus(data_dir, args.page_chars, work, args.split)
         data_dir = work
     articles_path, articles, questions = load_dev_set(data_dir, limit, questions_path)
     chars = sum(len(a["text"]) for a in articles)
@@ -550,6 +553,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         help="the reranker folder, or 'none' for the hand-weighted scoring alone (default: the shipped one)")
     parser.add_argument("--page-chars", type=int, default=5000, metavar="N",
                         help="with the training data folder as --data: the first N characters of each page are indexed (default 5000)")
+    parser.add_argument("--split", default="validation", choices=["validation", "held-out"],
+                        help="with the training data folder as --data: its validation split, or the training weeks held out of the reranker's training")
     parser.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE,...",
                         help="also re-ask with these qa.select.Tuning fields changed (repeatable), and without the reranker")
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",

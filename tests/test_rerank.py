@@ -82,7 +82,7 @@ def test_qa_reranker_option(tmp_path, embedder, capsys):
 def test_training_pairs_label_answer_sentences_and_take_negatives_from_the_same_pages():
     import random
 
-    from train.pairs import other_question_negatives, question_pairs
+    from train.pairs import question_pairs
 
     page = {
         "id": "p1", "url": "https://example.com/a", "title": "Hamlin update",
@@ -99,11 +99,36 @@ def test_training_pairs_label_answer_sentences_and_take_negatives_from_the_same_
     assert negatives and all("Buffalo Bills" not in p.candidate for p in negatives)
     assert all(p.candidate.startswith("Hamlin update. ") for p in negatives)
 
-    other = question_pairs({"id": "20230106_1", "question": "Where did Hamlin collapse?", "answer": "Cincinnati"}, [page], random.Random(0))
-    later = question_pairs({"id": "20230113_0", "question": "Where did Hamlin collapse?", "answer": "Cincinnati"}, [page], random.Random(0))
-    added = other_question_negatives(pairs + other + later, random.Random(0))
-    # only the same week's answers become another question's negatives
-    assert {(p.question_id, p.label) for p in added} == {("20230106_0", 0), ("20230106_1", 0)}
+
+
+def test_ranking_rows_set_each_answer_against_its_own_questions_negatives():
+    from train.fit import ranking_rows
+
+    pair = lambda qid, candidate, label: {"question_id": qid, "question": f"question {qid}?", "candidate": candidate, "label": label}
+    pairs = [pair("b", "b answer", 1), pair("b", "b wrong 1", 0), pair("b", "b wrong 2", 0), pair("b", "b wrong 3", 0),
+             pair("a", "a answer", 1), pair("a", "a answer too", 1), pair("a", "a wrong 1", 0), pair("a", "a wrong 2", 0),
+             pair("c", "c answer", 1), pair("c", "c wrong 1", 0)]  # too few negatives: left out
+    rows = ranking_rows(pairs, hard=2)
+    assert rows == {
+        "question": ["question a?", "question a?", "question b?"],
+        "answer": ["a answer", "a answer too", "b answer"],
+        "negative_1": ["a wrong 1", "a wrong 1", "b wrong 1"],
+        "negative_2": ["a wrong 2", "a wrong 2", "b wrong 2"],
+    }
+
+
+def test_the_shipped_model_reads_the_question():
+    """The same three sentences under four questions: the top one follows the question, not the
+    sentence (a model that learnt only which sentences look like quiz answers fails this)."""
+    reranker = shared_reranker(str(DEFAULT_PATH))
+    texts = [
+        candidate_text("Israel strikes Rafah", "Netanyahu said the army would enter Rafah regardless of a deal."),
+        candidate_text("Wildfires in Canada", "About 2 million hectares burned in Quebec this summer, officials said."),
+        candidate_text("Apple event", "Apple unveiled the iPhone 15 with a USB-C port on Tuesday."),
+    ]
+    asked = {"What did Netanyahu say about Rafah?": 0, "How many hectares burned in Quebec?": 1, "What port did the new iPhone get?": 2}
+    assert {q: int(reranker.probabilities(q, texts).argmax()) for q in asked} == asked
+    assert CARD["validation_question_sensitivity_after"]["hit@1"] > 3 * CARD["validation_question_sensitivity_after"]["chance"]
 
 
 def test_the_app_takes_the_reranker_option_and_refuses_a_bad_one(tmp_path):

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from index.embedder import cpu_count
-from train.pairs import DEFAULT_DATA, with_other_question_negatives
+from train.pairs import DEFAULT_DATA
 
 
 def build(split: str, folder: Path, shards: int) -> Path:
@@ -28,7 +28,6 @@ def build(split: str, folder: Path, shards: int) -> Path:
     with open(joined, "w", encoding="utf-8") as out:
         for part in parts:
             out.write(part.read_text(encoding="utf-8"))
-    with_other_question_negatives(joined)
     return joined
 
 

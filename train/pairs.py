@@ -4,7 +4,8 @@ A sentence is labelled an answer when it holds the quiz answer (``qa.evaluate.an
 the same test the benchmarks judge by). The labels are distant: such a sentence may only mention
 the answer, so each question keeps only its positives that share the most question terms. The
 negatives are the sentences of the same pages that match the question best by BM25 and do not
-hold the answer, as retrieval would offer them, plus one random sentence.
+hold the answer, as retrieval would offer them, plus one random sentence. The ranking loss of
+``train.fit`` adds other questions' sentences as negatives while it trains.
 Pages go through the product's own loader and splitter, so training sees what ``ask`` sees.
 """
 
@@ -28,6 +29,14 @@ from qa.rerank import candidate_text
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "train" / "realtimeqa"
 MAX_PAGE_CHARS = 20_000  # the story comes first on a page; the rest is mostly links and comments
 MIN_SENTENCE_CHARS = 25
+HELD_OUT_FROM = "20250701"
+"""Training-split quizzes from this week on are left out of the reranker's training: they are where
+the product's score weights are chosen (``bench/realtimeqa.py --data ... --split held-out``), on news
+the reranker has not seen, without looking at the validation split."""
+
+
+def held_out(question_id: str) -> bool:
+    return question_id.split("_")[0] >= HELD_OUT_FROM
 
 
 @dataclass
@@ -111,41 +120,15 @@ def question_pairs(question: dict, pages: list[dict], rng: random.Random, positi
     return [make(i, 1) for i in good] + [make(i, 0) for i in chosen]
 
 
-def other_question_negatives(pairs: list[Pair], rng: random.Random, per_question: int = 3) -> list[Pair]:
-    """For each question, answer sentences of other questions of the same weekly quiz as negatives:
-    they read like answers on the same news, so only the question tells them apart."""
-    positives: dict[str, list[Pair]] = {}
-    for pair in pairs:
-        if pair.label:
-            positives.setdefault(pair.question_id, []).append(pair)
-    week = lambda question_id: question_id.split("_")[0]
-    negatives = []
-    for question_id, own in positives.items():
-        others = [p for q, ps in positives.items() if q != question_id and week(q) == week(question_id) for p in ps]
-        for other in rng.sample(others, min(per_question, len(others))):
-            negatives.append(Pair(question_id, own[0].question, other.candidate, 0))
-    return negatives
-
-
 def build_pairs(data: Path, split: str, limit: int | None = None, seed: int = 0, shard: tuple[int, int] = (0, 1)) -> Iterator[Pair]:
     questions = load_questions(data, split)
     if limit:
         questions = questions[:limit]
     questions = questions[shard[0] :: shard[1]]
     pages = load_pages(data, {q["id"] for q in questions})
-    rng = random.Random(seed)
     for question in questions:
-        yield from question_pairs(question, pages.get(question["id"], []), rng)
-
-
-def with_other_question_negatives(path: Path, seed: int = 0) -> int:
-    """Add ``other_question_negatives`` to a pairs file (all its shards joined); returns how many."""
-    with open(path, encoding="utf-8") as handle:
-        pairs = [Pair(**json.loads(line)) for line in handle]
-    negatives = other_question_negatives(pairs, random.Random(seed))
-    with open(path, "a", encoding="utf-8") as out:
-        out.writelines(json.dumps(p.__dict__, ensure_ascii=False) + "\n" for p in negatives)
-    return len(negatives)
+        # one generator per question: the pairs are the same however the questions are sharded
+        yield from question_pairs(question, pages.get(question["id"], []), random.Random(f"{seed}:{question['id']}"))
 
 
 def main() -> None:
