@@ -151,7 +151,7 @@ def write_card(folder: Path, card: dict) -> None:
     lines = [
         "# Answer-sentence reranker",
         "",
-        f"{card['what']}. Used by `qa.rerank` to order the retrieved candidates and to decide abstention.",
+        f"{card['what']}. Used by `qa.rerank`: its probability joins the score that orders the retrieved candidates.",
         "",
         f"- **Base:** {card['base']}.",
         f"- **Data:** {card['data']}.",
@@ -161,6 +161,9 @@ def write_card(folder: Path, card: dict) -> None:
         "- **Validation pairs** (is the top-scored candidate of a validation question an answer):",
         f"  untrained {rate('validation_pairs_before')}; trained (torch) {rate('validation_pairs_after_torch')}; "
         f"ONNX fp32 {rate('validation_pairs_onnx_fp32')}; ONNX int8 (shipped) {rate('validation_pairs_onnx_int8')}.",
+        "- **Reads the question** (validation: is a question's own answer sentence scored above 7 other questions' answer sentences; "
+        f"chance {card['validation_question_sensitivity_after']['chance']:.3f}): untrained {card['validation_question_sensitivity_before']['hit@1']:.3f}, "
+        f"trained {card['validation_question_sensitivity_after']['hit@1']:.3f}.",
         f"- **File:** {card['file']}, sha256 `{card['sha256']}`.",
         f"- **Rebuild:** `{card['command']}` (or `make train`). The product's figures with it are in bench/README.md.",
     ]
