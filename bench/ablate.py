@@ -47,8 +47,6 @@ ABLATIONS: list[tuple[str, dict, Optional[Callable[[], contextlib.AbstractContex
     ("context coverage (w_context_coverage)", {"w_context_coverage": 0.0}, None),
     ("context similarity (w_context_dense)", {"w_context_dense": 0.0}, None),
     ("off-topic filter (min_context_coverage)", {"min_context_coverage": 0.0}, None),
-    ("uncovered-terms abstention (max_missing_share)", {"max_missing_share": 1.01}, None),
-    ("a date only in the asked event's clause", {}, lambda: patched("dates_the_event", lambda text, question: True)),
     ("cite a sentence of the asked kind (_add_answer_type)", {}, lambda: patched("_add_answer_type", lambda question, groups, *a: groups)),
     ("cite where 'the show' is named (_add_where_named)", {}, lambda: patched("_add_where_named", lambda question, groups, *a: groups)),
     ("cite a headline's source sentence", {}, lambda: patched("_add_headline_sources", lambda groups, *a: groups)),

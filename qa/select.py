@@ -31,7 +31,6 @@ class Tuning:
     w_speaker: float = 0.30
     min_score: float = 0.38
     min_context_coverage: float = 0.25
-    max_missing_share: float = 0.90
     keep_ratio: float = 0.88  # further sentences must score this close to the best
     max_sentences: int = 3
     max_said_sentences: int = 3
@@ -129,29 +128,6 @@ def has_answer_type(kind: str, text: str, question: Question) -> bool:
     return False
 
 
-# Where one clause of a sentence ends and the next begins.
-_CLAUSE_BREAK = re.compile(r"\s*[,;:—–()]\s*|\s+(?=(?:where|which|while|whereas|although|though)\b)")
-
-
-def dates_the_event(text: str, question: Question) -> bool:
-    """Is a date of the sentence in a clause about what the question asks of, one holding a term of
-    the question other than a name? "Blinken will meet Netanyahu on Wednesday, where he will push for
-    a pause in the IDF's operations" dates a meeting, not "when will the IDF start its operation".
-    A short date phrase ("On Tuesday evening, …") belongs to the clause next to it."""
-    names = set(terms(" ".join(question.names)))
-    asked = {t for t in question.terms if t not in names} or set(question.terms)
-    clauses = [c for c in _CLAUSE_BREAK.split(text) if c and c.strip()]
-    for index, clause in enumerate(clauses):
-        if not _DATE.search(clause):
-            continue
-        about = clause
-        if len(clause.split()) <= 4 and len(clauses) > 1:
-            about += " " + clauses[index + 1 if index == 0 else index - 1]
-        if asked & set(terms(about)):
-            return True
-    return False
-
-
 def expected_answer_type(question: Question) -> str:
     """The kind of answer a sentence must hold: a date, a count, a place, a person, or for "which
     show…" a name the question does not already contain ("" when any sentence may answer)."""
@@ -234,7 +210,7 @@ def score_candidates(
             + tuning.w_context_coverage * ctx_cov
             + tuning.w_context_dense * candidate.context_dense
         )
-        if expected and has_answer_type(expected, sentence.text, question) and (expected != WHEN or dates_the_event(sentence.text, question)):
+        if expected and has_answer_type(expected, sentence.text, question):
             value += tuning.w_type
         match = question.kind == SAID and speaks(candidate, question.speaker, full_names)
         if match:
@@ -273,8 +249,6 @@ def select(
     if missing_names:
         # A name no article mentions: whatever else matches is about something else.
         return [], f"no article mentions {', '.join(missing_names)}"
-    if share > tuning.max_missing_share:
-        return [], f"the articles do not cover: {', '.join(missing)}"
 
     scored = [s for s in score_candidates(question, candidates, idf, tuning, known, full_names) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
     everything = scored  # a headline's source answers through the headline, whatever the filters below say
