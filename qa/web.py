@@ -622,23 +622,19 @@ def build_app(assistant) -> gr.Blocks:
             shutil.copyfile(temp_path, target)  # a fresh copy under our name; never the browser's path
             accepted.append(target)
             names[str(target)] = shown
-        # The ingest reports progress per file; say which file is read and how many articles it holds.
-        sizes = [count_articles(path) for path in accepted]
-        shown_names = [names[str(path)] for path in accepted]
+        # Counted in articles, not files: one JSONL may hold hundreds. Each is named as it is stored.
+        total = sum(count_articles(path) for path in accepted)
+        what = f"{len(accepted)} files" if len(accepted) > 1 else names[str(accepted[0])] if accepted else ""
 
-        def tick(done, total):
-            if done < total:
-                desc = f"Indexing {shown_names[done]} ({sizes[done]:,} article{'s' if sizes[done] != 1 else ''})"
-                if total > 1:
-                    desc += f", file {done + 1} of {total}; {sum(sizes):,} articles in all"
-                progress((sum(sizes[:done]), sum(sizes)), desc=desc, unit="articles")
+        def on_article(done, title):
+            progress((min(done, total), total), desc=f"Indexing {what}: {_where(title, names)}", unit="articles")
 
         if accepted:
-            tick(0, len(accepted))
+            progress((0, total), desc=f"Indexing {what} ({total:,} article{'s' if total != 1 else ''})", unit="articles")
 
         from index.ingest import IngestReport
 
-        report = assistant.ingest(accepted, progress=tick) if accepted else IngestReport()
+        report = assistant.ingest(accepted, on_article=on_article) if accepted else IngestReport()
         for unused in report.unused_files:  # nothing of it was stored: keep no copy
             Path(unused).unlink(missing_ok=True)
         titles = {}
