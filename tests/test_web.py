@@ -934,3 +934,18 @@ def test_answer_spans_pick_the_answering_words_only():
     assert bold("When did they meet?", "They met on Tuesday evening, April 4, in Cairo.") == ["on Tuesday evening, April 4"]
     assert bold("Who did Blinken meet in Tel Aviv?", "Blinken met Israeli President Isaac Herzog in Tel Aviv.") == ["Israeli President Isaac Herzog"]
     assert bold("What did Netanyahu say about Rafah?", "We will enter Rafah on Monday, he said.") == []  # no single answering word
+
+
+def test_no_console_warnings_on_upload_nor_on_the_api_page(page, server, tmp_path):
+    problems = []
+    page.on("console", lambda m: m.type in ("warning", "error") and problems.append(f"{m.type}: {m.text}"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
+    article = tmp_path / "quiet.txt"
+    article.write_text("Quiet harbour reopens\n\nThe quiet harbour of Lowmere reopened on Friday after repairs.\n", encoding="utf-8")
+    assert upload(page, article) == "1 added, 0 unchanged, 0 replaced, 0 skipped"
+    server[0].remove(next(a["doc_id"] for a in server[0].articles() if a["title"] == "Quiet harbour reopens"))
+    page.wait_for_timeout(1000)
+    page.get_by_text("Use via API").click()
+    page.wait_for_selector("text=Accepts 5 parameters")
+    page.wait_for_timeout(1000)
+    assert problems == []

@@ -9,6 +9,16 @@
 // * Chat messages get readable labels: gradio labels each one with its raw Markdown/HTML source.
 if (!window.__qaCiteNav) {
   window.__qaCiteNav = true;
+  // Gradio's own noise, not ours: its client's fetch-based event stream has a close() that only warns
+  // "Method not implemented." (gradio issue #12002), and every upload's progress stream calls it twice.
+  const warn = console.warn.bind(console);
+  console.warn = (...args) => { if (!(args.length === 1 && args[0] === 'Method not implemented.')) warn(...args); };
+  // This app serves no MCP (launch leaves mcp_server off), yet gradio's API page asks for the MCP
+  // schema on every opening, and the browser logs the 404 as an error. Answer it here, as the server would.
+  const fetchFromServer = window.fetch.bind(window);
+  window.fetch = (resource, options) => /\/gradio_api\/mcp\/schema$/.test(String(resource && resource.url || resource))
+    ? Promise.resolve(new Response('{"detail":"Not Found"}', {status: 404, headers: {'content-type': 'application/json'}}))
+    : fetchFromServer(resource, options);
   let pendingReveal = false;
   const panel = () => document.querySelector('#qa-sources .qa-sources');
   const reveal = (id) => {
