@@ -160,6 +160,16 @@ class Assistant:
             pass
         return answer
 
+    def nearby_titles(self, question: str, limit: int = 3) -> list[str]:
+        """Titles of the articles nearest to ``question`` in the whole library, nearest first: what a
+        "Not found" can offer instead. Only the library's own titles, never new words."""
+        analysis = analyze(question)
+        titles: list[str] = []
+        for candidate in self.retriever.candidates(analysis.text, analysis.terms, Filters()):
+            if candidate.title and candidate.title not in titles:
+                titles.append(candidate.title)
+        return titles[:limit]
+
     def ask_stream(
         self,
         question: str,

@@ -246,7 +246,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         return (
             f'<div class="qa-sources" data-turn="{index}">{header}'
             f'<div class="qa-notfound">{esc(answer.get("text") or NOT_FOUND)} No sentence in the library answers this '
-            f"question, so nothing is cited.</div>{back}</div>"
+            f"question, so nothing is cited.</div>{nearby_html(turn.get('nearby'))}{back}</div>"
         )
 
     groups = _groups(answer)
@@ -325,6 +325,26 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         f'<section class="qa-cited"><div class="qa-section-title">Cited sentences</div><ol>{"".join(cited)}</ol></section>{dropped}'
         f'<section class="qa-articles"><div class="qa-section-title">'
         f'{len(docs)} article{"s" if len(docs) != 1 else ""}</div>{"".join(articles)}</section>{back}</div>'
+    )
+
+
+def nearby_html(titles) -> str:
+    """A "Not found" offers the titles nearest to the question; a click puts one in the question box."""
+    if not titles:
+        return ""
+    buttons = "".join(
+        f'<li><button type="button" class="qa-suggest" data-question="{esc(title)}" title="Ask about this">{esc(title)}</button></li>'
+        for title in titles
+    )
+    return f'<section class="qa-nearby"><div class="qa-section-title">The library has articles near this</div><ul>{buttons}</ul></section>'
+
+
+def copies_html(turns: list[dict]) -> str:
+    """Each cited answer's Markdown (``answer_copy_text``), read by the copy button app.js puts on its bubble."""
+    return "".join(
+        f'<div data-turn="{i}" data-copy="{esc(answer_copy_text(turn))}"></div>'
+        for i, turn in enumerate(turns)
+        if turn["answer"].get("citations") and not turn["answer"].get("abstained")
     )
 
 
@@ -542,13 +562,13 @@ def build_app(assistant) -> gr.Blocks:
         """With an LLM, the answer is shown as it is written, then replaced by its verified version."""
         question = (question or "").strip()
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield (gr.skip(),) * 7
             return
         try:
             sources, start, end = check_filters(sources, published_from, published_to)
         except ValueError as exc:  # said beside the filters; the chat and the question stay as they are
             log.warning("question not asked: %s", exc)
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), filter_note(error=f"Question not asked: {exc}")
+            yield *(gr.skip(),) * 5, filter_note(error=f"Question not asked: {exc}"), gr.skip()
             return
         turns = list(turns or [])
         history = [t["question"] for t in turns][-MAX_HISTORY:]
@@ -558,15 +578,18 @@ def build_app(assistant) -> gr.Blocks:
             for item in assistant.ask_stream(question, history=history, sources=sources, published_from=start, published_to=end):
                 if isinstance(item, str):
                     written += item
-                    yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], *(gr.skip(),) * 5
                 else:
                     answer = item
         except ValueError as exc:  # over a limit: the question is too long
             raise gr.Error(str(exc)) from None
         filters = {"sources": sources, "published_from": start, "published_to": end}
-        turns.append({"question": question, "answer": answer.to_dict(), "filters": filters})
+        turn = {"question": question, "answer": answer.to_dict(), "filters": filters}
+        if answer.abstained:  # what the library can answer instead
+            turn["nearby"] = assistant.nearby_titles(answer.resolved_question or question)
+        turns.append(turn)
         index = len(turns) - 1
-        yield "", chat_messages(turns), sources_html(assistant, turns, index), turns, index, filter_note(sources, start, end)
+        yield "", chat_messages(turns), sources_html(assistant, turns, index), turns, index, filter_note(sources, start, end), copies_html(turns)
 
     def on_example(evt: gr.SelectData, turns, sources, published_from, published_to):
         value = evt.value
@@ -586,7 +609,7 @@ def build_app(assistant) -> gr.Blocks:
         return sources_html(assistant, turns, turn), turn
 
     def on_clear():
-        return [], EMPTY_SOURCES, [], None, ""
+        return [], EMPTY_SOURCES, [], None, "", ""
 
     def on_filters(sources, published_from, published_to):
         try:
@@ -779,6 +802,7 @@ def build_app(assistant) -> gr.Blocks:
                             js_on_load=(STATIC / "app.js").read_text(encoding="utf-8"),
                             padding=False,
                         )
+                        copies = gr.HTML("", elem_id="qa-copies", visible="hidden")  # each answer's Markdown, for its copy button
             with gr.Tab("Library", id="library", elem_id="qa-tab-library"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=4, min_width=320):
@@ -815,7 +839,7 @@ def build_app(assistant) -> gr.Blocks:
                         gr.HTML("<div class='qa-section-title'>Indexed articles</div>")
                         table = gr.HTML(library_table(rows), elem_id="qa-articles")
 
-        ask_outputs = [question, chatbot, sources_panel, turns, selected, filter_line]
+        ask_outputs = [question, chatbot, sources_panel, turns, selected, filter_line, copies]
         filter_inputs = [source_filter, date_from, date_to]
         # The progress shows on the chat; the sources stay readable until the new answer replaces them.
         asking = {"api_visibility": "private", "show_progress_on": [chatbot]}
@@ -825,7 +849,7 @@ def build_app(assistant) -> gr.Blocks:
         # No progress over the panel: a click on a marker must not dim the span it reveals.
         chatbot.select(on_select, [turns, selected], [sources_panel, selected], api_visibility="private", show_progress="hidden")
         # The chatbot's own clear (trash) button starts a new conversation: no history, no sources.
-        chatbot.clear(on_clear, None, [chatbot, sources_panel, turns, selected, question], api_visibility="private")
+        chatbot.clear(on_clear, None, [chatbot, sources_panel, turns, selected, question, copies], api_visibility="private")
         for box in filter_inputs:
             box.change(on_filters, filter_inputs, filter_line, api_visibility="private", show_progress="hidden")
         uploads.upload(

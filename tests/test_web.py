@@ -27,6 +27,7 @@ RAFAH_SENTENCES = [
 ]
 FOLLOW_UP = "When did he promise that?"
 ABSENT = "What did Blinken say about Ukraine?"
+TEL_AVIV = "Who did Blinken meet in Tel Aviv?"
 NOT_FOUND = "Not found in these articles."
 
 ORCHARD = """Orchard town celebrates record apple harvest
@@ -935,6 +936,40 @@ def test_answer_spans_pick_the_answering_words_only():
     assert bold("Who did Blinken meet in Tel Aviv?", "Blinken met Israeli President Isaac Herzog in Tel Aviv.") == ["Israeli President Isaac Herzog"]
     assert bold("What did Netanyahu say about Rafah?", "We will enter Rafah on Monday, he said.") == []  # no single answering word
 
+
+def test_each_answer_in_the_chat_has_its_own_copy_button(open_page, server):
+    assistant, _, _ = server
+    page = open_page(DESKTOP, "", permissions=["clipboard-read", "clipboard-write"])
+    first = ask(page, RAFAH)
+    ask(page, ABSENT)
+    ask(page, TEL_AVIV)
+    page.wait_for_timeout(300)
+    buttons = [page.locator(BOT).nth(i).locator("button.qa-copy") for i in range(3)]
+    assert [b.count() for b in buttons] == [1, 0, 1]  # "Not found" has nothing to copy
+    assert page.locator(BOT).first.inner_text().strip() == first  # the button adds no words to the answer
+    buttons[0].click()
+    page.wait_for_function("() => document.querySelector(\"#qa-chat [data-testid='bot'] button.qa-copy\").dataset.label === 'Copied'")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    answer = assistant.ask(RAFAH)
+    assert copied.startswith(f"**{RAFAH}**\n\n{answer.text}\n")
+    for c in answer.citations:
+        assert f"[{c.marker}] “{c.text}” ({c.title}, {c.doc_id}[{c.start}:{c.end}])" in copied
+    assert page.get_attribute("#qa-sources .qa-sources", "data-turn") == "2"  # copying did not select the old answer
+    buttons[2].click()
+    page.wait_for_function("() => document.querySelectorAll(\"#qa-chat [data-testid='bot'] button.qa-copy\")[1].dataset.label === 'Copied'")
+    assert page.evaluate("navigator.clipboard.readText()").startswith(f"**{TEL_AVIV}**\n\n")
+
+
+def test_not_found_offers_the_nearest_titles_of_the_library(page, server):
+    assistant, _, _ = server
+    assert ask(page, ABSENT) == NOT_FOUND
+    offered = page.locator("#qa-sources .qa-nearby button.qa-suggest").all_inner_texts()
+    titles = [a["title"] for a in assistant.articles()]
+    assert 1 <= len(offered) <= 3 and set(offered) <= set(titles)  # the library's own titles, no new words
+    assert offered == assistant.nearby_titles(ABSENT)
+    assert any("Blinken" in title for title in offered)
+    page.locator("#qa-sources button.qa-suggest").first.click()
+    assert page.input_value("#qa-question textarea") == offered[0]  # ready to send or edit
 
 def test_no_console_warnings_on_upload_nor_on_the_api_page(page, server, tmp_path):
     problems = []

@@ -5,7 +5,9 @@
 //   re-rendered; we then scroll again once it has changed.
 // * Each new panel (a new answer, another answer selected) starts at its top.
 // * "Back to the answer" (phones) scrolls the chat bubble of the panel's answer into view.
-// * "Copy answer" puts the answer with its citations, as Markdown, on the clipboard.
+// * "Copy answer" (in the panel, and on each answer in the chat) puts the answer with its citations,
+//   as Markdown, on the clipboard; the chat's buttons read it from #qa-copies, one entry per turn.
+// * A "Not found" offers nearby titles: a click puts one in the question box, to edit or send.
 // * Chat messages get readable labels: gradio labels each one with its raw Markdown/HTML source.
 if (!window.__qaCiteNav) {
   window.__qaCiteNav = true;
@@ -43,7 +45,9 @@ if (!window.__qaCiteNav) {
     if (box && !pendingReveal) box.scrollTop = 0;
   };
   const copy = (button) => {
-    const done = (word) => { button.textContent = word; setTimeout(() => { button.textContent = 'Copy answer'; }, 1500); };
+    // A chat button's word is its data-label (CSS shows it), so the bubble's own text stays the answer.
+    const say = (word) => { if ('label' in button.dataset) button.dataset.label = word; else button.textContent = word; };
+    const done = (word) => { say(word); setTimeout(() => say('label' in button.dataset ? 'Copy' : 'Copy answer'), 1500); };
     const text = button.dataset.copy || '';
     if (navigator.clipboard) {
       navigator.clipboard.writeText(text).then(() => done('Copied'), () => done('Copy failed'));
@@ -61,7 +65,15 @@ if (!window.__qaCiteNav) {
     const target = event.target.closest ? event.target : null;
     if (!target) return;
     const button = target.closest('button.qa-copy');
-    if (button) { copy(button); return; }
+    if (button) { event.stopPropagation(); copy(button); return; }  // not also a click on the bubble
+    const suggestion = target.closest('button.qa-suggest');
+    if (suggestion) {
+      const box = document.querySelector('#qa-question textarea');
+      box.value = suggestion.dataset.question;
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+      box.focus();
+      return;
+    }
     const back = target.closest('.qa-back');
     if (back) {
       event.preventDefault();
@@ -106,11 +118,26 @@ if (!window.__qaCiteNav) {
       if (message.getAttribute('aria-label') !== label) message.setAttribute('aria-label', label);
     });
   };
+  // A copy button on each cited answer (none while an answer is being written, or on "Not found").
+  const addCopyButtons = () => {
+    document.querySelectorAll("#qa-chat [data-testid='bot']").forEach((message, turn) => {
+      const source = document.querySelector(`#qa-copies [data-turn="${turn}"]`);
+      let button = message.querySelector('button.qa-copy');
+      if (!source || message.querySelector('.qa-writing')) { if (button) button.remove(); return; }
+      if (!button) {
+        button = Object.assign(document.createElement('button'), {type: 'button', className: 'qa-button qa-copy qa-copy-answer'});
+        button.setAttribute('aria-label', 'Copy this answer with its citations as Markdown');
+        button.dataset.label = 'Copy';
+        message.appendChild(button);
+      }
+      if (button.dataset.copy !== source.dataset.copy) button.dataset.copy = source.dataset.copy;
+    });
+  };
   let queued = false;
   new MutationObserver(() => {
     if (queued) return;
     queued = true;
-    requestAnimationFrame(() => { queued = false; labelMessages(); });
+    requestAnimationFrame(() => { queued = false; labelMessages(); addCopyButtons(); });
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label']});
 }
 watch('value', () => window.__qaNewPanel());
