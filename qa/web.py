@@ -548,13 +548,16 @@ def build_app(assistant) -> gr.Blocks:
     else:
         subtitle = "Answers written from sentences quoted from your articles — every sentence checked against its citation."
 
-    def library_state():
+    def library_state(chosen=None):
+        """Header, table, source filter and remove choices; the article ``chosen`` for removal stays
+        chosen while it is still in the library."""
         rows = assistant.articles()
+        still_there = any(row["doc_id"] == chosen for row in rows)
         return (
             HEADER.format(stats=esc(_stats(rows)), subtitle=subtitle),
             library_table(rows),
             gr.update(choices=_source_choices(rows)),
-            gr.update(choices=_doc_choices(rows), value=None),
+            gr.update(choices=_doc_choices(rows), value=chosen if still_there else None),
         )
 
     # --- chat ---
@@ -667,6 +670,13 @@ def build_app(assistant) -> gr.Blocks:
         header, table, sources_update, docs_update = library_state()
         return ingest_summary(report, names, rejected, titles), None, header, table, sources_update, docs_update
 
+    def on_remove_asked(doc_id):
+        """Removing cannot be undone: name the article and ask first."""
+        if not doc_id:
+            return '<div class="qa-summary qa-error">Choose an article to remove.</div>', gr.Row(visible=False)
+        title = (assistant.store.article_meta(doc_id) or {}).get("title") or doc_id
+        return f'<div class="qa-summary">Remove <b>{esc(title)}</b> from the library? Answers will no longer cite it.</div>', gr.Row(visible=True)
+
     def on_remove(doc_id):
         if not doc_id:
             return '<div class="qa-summary qa-error">Choose an article to remove.</div>', *library_state()
@@ -719,12 +729,13 @@ def build_app(assistant) -> gr.Blocks:
             citation["source"] = public_source(citation["source"], roots)
         return result
 
-    def on_library_changed(seen):
-        """Every few seconds: when any tab or process has changed the library, show it here too."""
+    def on_library_changed(seen, chosen=None):
+        """Every few seconds: when any tab or process has changed the library, show it here too
+        (without dropping what this tab has chosen to remove)."""
         now = assistant.store.generation()
         if now == seen:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return *library_state(), now
+        return *library_state(chosen), now
 
     rows = assistant.articles()
     with gr.Blocks(title="News QA", fill_width=True) as app:
@@ -835,8 +846,18 @@ def build_app(assistant) -> gr.Blocks:
                             )
                             remove_button = gr.Button("Remove", variant="stop", scale=1, min_width=90, elem_id="qa-remove")
                         remove_note = gr.HTML("", elem_id="qa-remove-note")
+                        with gr.Row(visible=False, elem_id="qa-remove-confirm-row") as confirm_row:
+                            confirm_button = gr.Button("Yes, remove", variant="stop", size="sm", elem_id="qa-remove-confirm")
+                            cancel_button = gr.Button("Cancel", size="sm", elem_id="qa-remove-cancel")
                     with gr.Column(scale=7):
                         gr.HTML("<div class='qa-section-title'>Indexed articles</div>")
+                        # Filters the rows in the browser (app.js): instant, and no request per keystroke.
+                        gr.Textbox(
+                            show_label=False,
+                            container=False,
+                            placeholder="Search titles, sources, dates, doc ids…",
+                            elem_id="qa-library-search",
+                        )
                         table = gr.HTML(library_table(rows), elem_id="qa-articles")
 
         ask_outputs = [question, chatbot, sources_panel, turns, selected, filter_line, copies]
@@ -860,14 +881,18 @@ def build_app(assistant) -> gr.Blocks:
             show_progress="full",
             show_progress_on=[summary],  # the progress sits where the summary will; the page stays readable
         )
-        remove_button.click(
+        remove_button.click(on_remove_asked, remove_choice, [remove_note, confirm_row], api_visibility="private")
+        confirm_button.click(lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private").then(
             on_remove, remove_choice, [remove_note, header, table, source_filter, remove_choice], api_visibility="private"
         )
+        cancel_button.click(lambda: ("", gr.Row(visible=False)), None, [remove_note, confirm_row], api_visibility="private")
+        # Choosing another article withdraws the question (at once, not behind the queue).
+        remove_choice.input(lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private", queue=False)
         library_outputs = [header, table, source_filter, remove_choice, generation]
         app.load(lambda: on_library_changed(None), None, library_outputs, api_visibility="private", show_progress="hidden")
         # Outside the queue: a poll never waits behind an ask or an upload, nor holds one up.
         gr.Timer(LIBRARY_POLL_SECONDS).tick(
-            on_library_changed, generation, library_outputs, api_visibility="private", show_progress="hidden", queue=False
+            on_library_changed, [generation, remove_choice], library_outputs, api_visibility="private", show_progress="hidden", queue=False
         )
         gr.api(ask, api_name="ask")
         describe_api(app, ask, "ask")

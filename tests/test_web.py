@@ -147,6 +147,13 @@ def upload(page, *paths: Path) -> str:
     return page.get_attribute("#qa-summary .qa-summary-line", "data-summary")
 
 
+def confirm_remove(page) -> None:
+    """Remove the article chosen in the Library: the button asks first, then "Yes, remove"."""
+    page.click("#qa-remove")
+    page.click("#qa-remove-confirm")
+    page.wait_for_selector("#qa-remove-note:has-text('Removed')")
+
+
 def in_view(page, selector: str) -> bool:
     """Whether the element is visible inside the scrolling sources panel and the window."""
     return page.evaluate(
@@ -308,8 +315,7 @@ def test_upload_ingests_reports_and_lists_the_article_and_remove_drops_it(page, 
     page.click("#qa-remove-choice input")
     page.fill("#qa-remove-choice input", doc_id)
     page.locator("#qa-remove-choice li", has_text=doc_id).first.click()
-    page.click("#qa-remove")
-    page.wait_for_selector("#qa-remove-note:has-text('Removed')")
+    confirm_remove(page)
     assert page.locator(f"#qa-articles td:has-text('{title}')").count() == 0
     assert assistant.article(doc_id) is None
     assert not (store / "uploads" / safe_name(article.name)).exists()
@@ -855,8 +861,7 @@ def test_another_tab_shows_uploads_and_removes_without_a_reload(open_page, tmp_p
     actor.click("#qa-remove-choice input")
     actor.fill("#qa-remove-choice input", "Ferry timetable")
     actor.locator("#qa-remove-choice li", has_text="Ferry timetable").first.click()
-    actor.click("#qa-remove")
-    actor.wait_for_selector("#qa-remove-note:has-text('Removed')")
+    confirm_remove(actor)
     watcher.wait_for_function(
         "() => !document.querySelector('#qa-articles').innerText.includes('Ferry timetable changes')", timeout=15_000
     )
@@ -970,6 +975,40 @@ def test_not_found_offers_the_nearest_titles_of_the_library(page, server):
     assert any("Blinken" in title for title in offered)
     page.locator("#qa-sources button.qa-suggest").first.click()
     assert page.input_value("#qa-question textarea") == offered[0]  # ready to send or edit
+
+
+def test_library_rows_can_be_searched_and_remove_asks_first(page, server, tmp_path):
+    assistant, _, _ = server
+    note = tmp_path / "ferry notice.txt"
+    note.write_text("Ferry notice for the winter\n\nThe island ferry will sail twice a day from November 3.\n", encoding="utf-8")
+    upload(page, note)
+    rows = "#qa-articles tbody tr"
+    page.wait_for_selector(f"{rows}:has-text('Ferry notice for the winter')")
+    shown = f"() => [...document.querySelectorAll('{rows}')].filter(r => r.offsetParent !== null).map(r => r.innerText)"
+    everything = len(page.evaluate(shown))
+    page.fill("#qa-library-search textarea, #qa-library-search input", "FERRY")
+    page.wait_for_function(f"() => ({shown})().length === 1")
+    assert "Ferry notice for the winter" in page.evaluate(shown)[0]
+    page.fill("#qa-library-search textarea, #qa-library-search input", "no such words")
+    page.wait_for_function(f"() => ({shown})().length === 0")
+    page.fill("#qa-library-search textarea, #qa-library-search input", "")
+    page.wait_for_function(f"() => ({shown})().length === {everything}")
+
+    doc_id = next(a["doc_id"] for a in assistant.articles() if a["title"] == "Ferry notice for the winter")
+    page.click("#qa-remove-choice input")
+    page.fill("#qa-remove-choice input", "Ferry notice")
+    page.locator("#qa-remove-choice li", has_text="Ferry notice").first.click()
+    page.click("#qa-remove")
+    page.wait_for_selector("#qa-remove-note:has-text('Remove Ferry notice for the winter from the library?')")
+    assert assistant.article(doc_id) is not None  # nothing removed yet
+    page.click("#qa-remove-cancel")
+    page.wait_for_selector("#qa-remove-confirm", state="hidden")
+    assert page.inner_text("#qa-remove-note").strip() == "" and assistant.article(doc_id) is not None
+    page.click("#qa-remove")
+    page.click("#qa-remove-confirm")
+    page.wait_for_selector("#qa-remove-note:has-text('Removed')")
+    assert assistant.article(doc_id) is None
+
 
 def test_no_console_warnings_on_upload_nor_on_the_api_page(page, server, tmp_path):
     problems = []

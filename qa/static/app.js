@@ -7,6 +7,7 @@
 // * "Back to the answer" (phones) scrolls the chat bubble of the panel's answer into view.
 // * "Copy answer" (in the panel, and on each answer in the chat) puts the answer with its citations,
 //   as Markdown, on the clipboard; the chat's buttons read it from #qa-copies, one entry per turn.
+// * The Library's search box shows only the rows holding every word typed.
 // * A "Not found" offers nearby titles: a click puts one in the question box, to edit or send.
 // * Chat messages get readable labels: gradio labels each one with its raw Markdown/HTML source.
 if (!window.__qaCiteNav) {
@@ -133,11 +134,22 @@ if (!window.__qaCiteNav) {
       if (button.dataset.copy !== source.dataset.copy) button.dataset.copy = source.dataset.copy;
     });
   };
+  const filterLibrary = () => {
+    const box = document.querySelector('#qa-library-search textarea, #qa-library-search input');
+    const words = (box ? box.value : '').toLowerCase().split(/\s+/).filter(Boolean);
+    document.querySelectorAll('#qa-articles tbody tr').forEach((row) => {
+      const text = `${row.textContent} ${row.querySelector('td[title]')?.title || ''}`.toLowerCase();
+      row.style.display = words.every((word) => text.includes(word)) ? '' : 'none';
+    });
+  };
+  document.addEventListener('input', (event) => {
+    if (event.target.closest && event.target.closest('#qa-library-search')) filterLibrary();
+  });
   let queued = false;
   new MutationObserver(() => {
     if (queued) return;
     queued = true;
-    requestAnimationFrame(() => { queued = false; labelMessages(); addCopyButtons(); });
+    requestAnimationFrame(() => { queued = false; labelMessages(); addCopyButtons(); filterLibrary(); });  // also on a new table
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label']});
 }
 watch('value', () => window.__qaNewPanel());
