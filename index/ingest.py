@@ -15,6 +15,11 @@ from index.store import READY, WRITING, Damage, Store
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) after each input file."""
 
+ArticleProgress = Callable[[int, str], None]
+"""Called as on_article(done, title) each time an article is finished (stored, unchanged or skipped):
+``done`` counts the articles finished so far in this ingest, ``title`` names the last one. A file of
+300 articles is one step of ``Progress``; this says how far into it the ingest is."""
+
 MAX_ARTICLE_SENTENCES = 3000
 """An article with more sentences is skipped: a long read has a few hundred, and embedding
 thousands would stall the ingest (a text that is one sentence repeated, or a whole archive
@@ -64,6 +69,7 @@ def ingest(
     paths: Iterable[Union[str, os.PathLike]],
     progress: Optional[Progress] = None,
     batch_sentences: int = 512,
+    on_article: Optional[ArticleProgress] = None,
 ) -> IngestReport:
     """Ingest files and folders. Idempotent: known content is left alone, changed content replaced.
 
@@ -74,14 +80,21 @@ def ingest(
     A new version that turns out unusable (skipped) never costs the old one.
     """
     with store.writing():  # another Store of this process must not repair what this run hides
-        return _ingest(store, embed, list(paths), progress, batch_sentences)
+        return _ingest(store, embed, list(paths), progress, batch_sentences, on_article)
 
 
-def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batch_sentences: int) -> IngestReport:
+def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batch_sentences: int, on_article) -> IngestReport:
     report = IngestReport()
     run = _Run(store, report)
     written: list[str] = []
     pending: list[tuple[Article, list[Sentence]]] = []
+    finished = 0
+
+    def article_done(title: str) -> None:
+        nonlocal finished
+        finished += 1
+        if on_article:
+            on_article(finished, title)
 
     def flush() -> None:
         texts = [s.text for _, sentences in pending for s in sentences]
@@ -93,6 +106,8 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
             offset += len(sentences)
         store.write_articles(items)
         written.extend(article.doc_id for article, _ in pending)
+        for article, _ in pending:  # stored only now: embedding the batch is the slow part
+            article_done(article.title or article.doc_id)
         pending.clear()
 
     files = list(iter_files(paths))
@@ -104,18 +119,22 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
         for item in items:
             if isinstance(item, Skipped):
                 report.skipped.append(item)
+                article_done(item.where)
                 continue
             meta = run.check(item)
             if meta is False:
                 used = True
+                article_done(item.title or item.doc_id)
                 continue
             try:
                 sentences = prepare(item)
             except TooLong as exc:
                 report.skipped.append(Skipped(item.where or item.origin or item.doc_id, str(exc)))
+                article_done(item.title or item.doc_id)
                 continue
             if not sentences:
                 report.skipped.append(Skipped(item.where or item.origin or item.doc_id, "no article sentences found (only page junk?)"))
+                article_done(item.title or item.doc_id)
                 continue
             run.make_room(item, meta)
             used = True

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Union
 
 from index.articles import Article
 from index.embedder import Embedder, shared_embedder
-from index.ingest import IngestReport, Progress, ingest, rebuild
+from index.ingest import ArticleProgress, IngestReport, Progress, ingest, rebuild
 from index.speakers import full_names
 from index.store import DEFAULT_WAIT, Damage, Store, StoreDamaged
 from qa.answer import Answer, Citation
@@ -103,13 +103,19 @@ class Assistant:
 
     # --- library ----------------------------------------------------------
 
-    def ingest(self, paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]], progress: Optional[Progress] = None) -> IngestReport:
-        """Index files and folders; ingesting the same input twice adds nothing."""
+    def ingest(
+        self,
+        paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]],
+        progress: Optional[Progress] = None,
+        on_article: Optional[ArticleProgress] = None,
+    ) -> IngestReport:
+        """Index files and folders; ingesting the same input twice adds nothing. ``progress`` is told
+        of each file, ``on_article`` of each article (see ``index.ingest``)."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         with self._write_lock:
             # The model loads only if something new needs embedding.
-            report = ingest(self.store, lambda texts: self.embedder.encode(texts), paths, progress=progress)
+            report = ingest(self.store, lambda texts: self.embedder.encode(texts), paths, progress=progress, on_article=on_article)
         self._store_changed()
         return report
 
@@ -153,6 +159,16 @@ class Assistant:
         for answer in self.ask_stream(question, history, sources, published_from, published_to):
             pass
         return answer
+
+    def nearby_titles(self, question: str, limit: int = 3) -> list[str]:
+        """Titles of the articles nearest to ``question`` in the whole library, nearest first: what a
+        "Not found" can offer instead. Only the library's own titles, never new words."""
+        analysis = analyze(question)
+        titles: list[str] = []
+        for candidate in self.retriever.candidates(analysis.text, analysis.terms, Filters()):
+            if candidate.title and candidate.title not in titles:
+                titles.append(candidate.title)
+        return titles[:limit]
 
     def ask_stream(
         self,

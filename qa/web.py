@@ -246,7 +246,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         return (
             f'<div class="qa-sources" data-turn="{index}">{header}'
             f'<div class="qa-notfound">{esc(answer.get("text") or NOT_FOUND)} No sentence in the library answers this '
-            f"question, so nothing is cited.</div>{back}</div>"
+            f"question, so nothing is cited.</div>{nearby_html(turn.get('nearby'))}{back}</div>"
         )
 
     groups = _groups(answer)
@@ -325,6 +325,26 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         f'<section class="qa-cited"><div class="qa-section-title">Cited sentences</div><ol>{"".join(cited)}</ol></section>{dropped}'
         f'<section class="qa-articles"><div class="qa-section-title">'
         f'{len(docs)} article{"s" if len(docs) != 1 else ""}</div>{"".join(articles)}</section>{back}</div>'
+    )
+
+
+def nearby_html(titles) -> str:
+    """A "Not found" offers the titles nearest to the question; a click puts one in the question box."""
+    if not titles:
+        return ""
+    buttons = "".join(
+        f'<li><button type="button" class="qa-suggest" data-question="{esc(title)}" title="Ask about this">{esc(title)}</button></li>'
+        for title in titles
+    )
+    return f'<section class="qa-nearby"><div class="qa-section-title">The library has articles near this</div><ul>{buttons}</ul></section>'
+
+
+def copies_html(turns: list[dict]) -> str:
+    """Each cited answer's Markdown (``answer_copy_text``), read by the copy button app.js puts on its bubble."""
+    return "".join(
+        f'<div data-turn="{i}" data-copy="{esc(answer_copy_text(turn))}"></div>'
+        for i, turn in enumerate(turns)
+        if turn["answer"].get("citations") and not turn["answer"].get("abstained")
     )
 
 
@@ -528,13 +548,16 @@ def build_app(assistant) -> gr.Blocks:
     else:
         subtitle = "Answers written from sentences quoted from your articles — every sentence checked against its citation."
 
-    def library_state():
+    def library_state(chosen=None):
+        """Header, table, source filter and remove choices; the article ``chosen`` for removal stays
+        chosen while it is still in the library."""
         rows = assistant.articles()
+        still_there = any(row["doc_id"] == chosen for row in rows)
         return (
             HEADER.format(stats=esc(_stats(rows)), subtitle=subtitle),
             library_table(rows),
             gr.update(choices=_source_choices(rows)),
-            gr.update(choices=_doc_choices(rows), value=None),
+            gr.update(choices=_doc_choices(rows), value=chosen if still_there else None),
         )
 
     # --- chat ---
@@ -542,13 +565,13 @@ def build_app(assistant) -> gr.Blocks:
         """With an LLM, the answer is shown as it is written, then replaced by its verified version."""
         question = (question or "").strip()
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield (gr.skip(),) * 7
             return
         try:
             sources, start, end = check_filters(sources, published_from, published_to)
         except ValueError as exc:  # said beside the filters; the chat and the question stay as they are
             log.warning("question not asked: %s", exc)
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), filter_note(error=f"Question not asked: {exc}")
+            yield *(gr.skip(),) * 5, filter_note(error=f"Question not asked: {exc}"), gr.skip()
             return
         turns = list(turns or [])
         history = [t["question"] for t in turns][-MAX_HISTORY:]
@@ -558,15 +581,18 @@ def build_app(assistant) -> gr.Blocks:
             for item in assistant.ask_stream(question, history=history, sources=sources, published_from=start, published_to=end):
                 if isinstance(item, str):
                     written += item
-                    yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    yield "", asked + [{"role": "assistant", "content": streaming_markdown(written)}], *(gr.skip(),) * 5
                 else:
                     answer = item
         except ValueError as exc:  # over a limit: the question is too long
             raise gr.Error(str(exc)) from None
         filters = {"sources": sources, "published_from": start, "published_to": end}
-        turns.append({"question": question, "answer": answer.to_dict(), "filters": filters})
+        turn = {"question": question, "answer": answer.to_dict(), "filters": filters}
+        if answer.abstained:  # what the library can answer instead
+            turn["nearby"] = assistant.nearby_titles(answer.resolved_question or question)
+        turns.append(turn)
         index = len(turns) - 1
-        yield "", chat_messages(turns), sources_html(assistant, turns, index), turns, index, filter_note(sources, start, end)
+        yield "", chat_messages(turns), sources_html(assistant, turns, index), turns, index, filter_note(sources, start, end), copies_html(turns)
 
     def on_example(evt: gr.SelectData, turns, sources, published_from, published_to):
         value = evt.value
@@ -586,7 +612,7 @@ def build_app(assistant) -> gr.Blocks:
         return sources_html(assistant, turns, turn), turn
 
     def on_clear():
-        return [], EMPTY_SOURCES, [], None, ""
+        return [], EMPTY_SOURCES, [], None, "", ""
 
     def on_filters(sources, published_from, published_to):
         try:
@@ -622,23 +648,19 @@ def build_app(assistant) -> gr.Blocks:
             shutil.copyfile(temp_path, target)  # a fresh copy under our name; never the browser's path
             accepted.append(target)
             names[str(target)] = shown
-        # The ingest reports progress per file; say which file is read and how many articles it holds.
-        sizes = [count_articles(path) for path in accepted]
-        shown_names = [names[str(path)] for path in accepted]
+        # Counted in articles, not files: one JSONL may hold hundreds. Each is named as it is stored.
+        total = sum(count_articles(path) for path in accepted)
+        what = f"{len(accepted)} files" if len(accepted) > 1 else names[str(accepted[0])] if accepted else ""
 
-        def tick(done, total):
-            if done < total:
-                desc = f"Indexing {shown_names[done]} ({sizes[done]:,} article{'s' if sizes[done] != 1 else ''})"
-                if total > 1:
-                    desc += f", file {done + 1} of {total}; {sum(sizes):,} articles in all"
-                progress((sum(sizes[:done]), sum(sizes)), desc=desc, unit="articles")
+        def on_article(done, title):
+            progress((min(done, total), total), desc=f"Indexing {what}: {_where(title, names)}", unit="articles")
 
         if accepted:
-            tick(0, len(accepted))
+            progress((0, total), desc=f"Indexing {what} ({total:,} article{'s' if total != 1 else ''})", unit="articles")
 
         from index.ingest import IngestReport
 
-        report = assistant.ingest(accepted, progress=tick) if accepted else IngestReport()
+        report = assistant.ingest(accepted, on_article=on_article) if accepted else IngestReport()
         for unused in report.unused_files:  # nothing of it was stored: keep no copy
             Path(unused).unlink(missing_ok=True)
         titles = {}
@@ -647,6 +669,13 @@ def build_app(assistant) -> gr.Blocks:
             titles[doc_id] = meta.get("title", "")
         header, table, sources_update, docs_update = library_state()
         return ingest_summary(report, names, rejected, titles), None, header, table, sources_update, docs_update
+
+    def on_remove_asked(doc_id):
+        """Removing cannot be undone: name the article and ask first."""
+        if not doc_id:
+            return '<div class="qa-summary qa-error">Choose an article to remove.</div>', gr.Row(visible=False)
+        title = (assistant.store.article_meta(doc_id) or {}).get("title") or doc_id
+        return f'<div class="qa-summary">Remove <b>{esc(title)}</b> from the library? Answers will no longer cite it.</div>', gr.Row(visible=True)
 
     def on_remove(doc_id):
         if not doc_id:
@@ -700,12 +729,13 @@ def build_app(assistant) -> gr.Blocks:
             citation["source"] = public_source(citation["source"], roots)
         return result
 
-    def on_library_changed(seen):
-        """Every few seconds: when any tab or process has changed the library, show it here too."""
+    def on_library_changed(seen, chosen=None):
+        """Every few seconds: when any tab or process has changed the library, show it here too
+        (without dropping what this tab has chosen to remove)."""
         now = assistant.store.generation()
         if now == seen:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return *library_state(), now
+        return *library_state(chosen), now
 
     rows = assistant.articles()
     with gr.Blocks(title="News QA", fill_width=True) as app:
@@ -783,6 +813,7 @@ def build_app(assistant) -> gr.Blocks:
                             js_on_load=(STATIC / "app.js").read_text(encoding="utf-8"),
                             padding=False,
                         )
+                        copies = gr.HTML("", elem_id="qa-copies", visible="hidden")  # each answer's Markdown, for its copy button
             with gr.Tab("Library", id="library", elem_id="qa-tab-library"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=4, min_width=320):
@@ -815,11 +846,21 @@ def build_app(assistant) -> gr.Blocks:
                             )
                             remove_button = gr.Button("Remove", variant="stop", scale=1, min_width=90, elem_id="qa-remove")
                         remove_note = gr.HTML("", elem_id="qa-remove-note")
+                        with gr.Row(visible=False, elem_id="qa-remove-confirm-row") as confirm_row:
+                            confirm_button = gr.Button("Yes, remove", variant="stop", size="sm", elem_id="qa-remove-confirm")
+                            cancel_button = gr.Button("Cancel", size="sm", elem_id="qa-remove-cancel")
                     with gr.Column(scale=7):
                         gr.HTML("<div class='qa-section-title'>Indexed articles</div>")
+                        # Filters the rows in the browser (app.js): instant, and no request per keystroke.
+                        gr.Textbox(
+                            show_label=False,
+                            container=False,
+                            placeholder="Search titles, sources, dates, doc ids…",
+                            elem_id="qa-library-search",
+                        )
                         table = gr.HTML(library_table(rows), elem_id="qa-articles")
 
-        ask_outputs = [question, chatbot, sources_panel, turns, selected, filter_line]
+        ask_outputs = [question, chatbot, sources_panel, turns, selected, filter_line, copies]
         filter_inputs = [source_filter, date_from, date_to]
         # The progress shows on the chat; the sources stay readable until the new answer replaces them.
         asking = {"api_visibility": "private", "show_progress_on": [chatbot]}
@@ -829,7 +870,7 @@ def build_app(assistant) -> gr.Blocks:
         # No progress over the panel: a click on a marker must not dim the span it reveals.
         chatbot.select(on_select, [turns, selected], [sources_panel, selected], api_visibility="private", show_progress="hidden")
         # The chatbot's own clear (trash) button starts a new conversation: no history, no sources.
-        chatbot.clear(on_clear, None, [chatbot, sources_panel, turns, selected, question], api_visibility="private")
+        chatbot.clear(on_clear, None, [chatbot, sources_panel, turns, selected, question, copies], api_visibility="private")
         for box in filter_inputs:
             box.change(on_filters, filter_inputs, filter_line, api_visibility="private", show_progress="hidden")
         uploads.upload(
@@ -840,14 +881,18 @@ def build_app(assistant) -> gr.Blocks:
             show_progress="full",
             show_progress_on=[summary],  # the progress sits where the summary will; the page stays readable
         )
-        remove_button.click(
+        remove_button.click(on_remove_asked, remove_choice, [remove_note, confirm_row], api_visibility="private")
+        confirm_button.click(lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private").then(
             on_remove, remove_choice, [remove_note, header, table, source_filter, remove_choice], api_visibility="private"
         )
+        cancel_button.click(lambda: ("", gr.Row(visible=False)), None, [remove_note, confirm_row], api_visibility="private")
+        # Choosing another article withdraws the question (at once, not behind the queue).
+        remove_choice.input(lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private", queue=False)
         library_outputs = [header, table, source_filter, remove_choice, generation]
         app.load(lambda: on_library_changed(None), None, library_outputs, api_visibility="private", show_progress="hidden")
         # Outside the queue: a poll never waits behind an ask or an upload, nor holds one up.
         gr.Timer(LIBRARY_POLL_SECONDS).tick(
-            on_library_changed, generation, library_outputs, api_visibility="private", show_progress="hidden", queue=False
+            on_library_changed, [generation, remove_choice], library_outputs, api_visibility="private", show_progress="hidden", queue=False
         )
         gr.api(ask, api_name="ask")
         describe_api(app, ask, "ask")

@@ -425,6 +425,27 @@ def test_progress_is_reported_per_file_and_ends_at_total(fresh_assistant, tmp_pa
     assert stored_at_end == [6]  # the bar completes only once everything is stored
 
 
+def test_progress_counts_the_articles_inside_one_file_as_they_are_stored(fresh_assistant, tmp_path):
+    # One JSONL of many articles is one file: the per-file callback alone says nothing until its end.
+    lines = [json.dumps({"id": f"wire-{i}", "title": f"Story {i}", "text": f"The council met on day {i} to discuss the harbour budget."})
+             for i in range(40)]
+    lines.insert(7, "{not json")
+    write(tmp_path / "wire.jsonl", "\n".join(lines) + "\n")
+    calls = []
+
+    def on_article(done, title):
+        calls.append((done, title, fresh_assistant.store.article_meta(title.replace("Story ", "wire-")) is not None))
+
+    report = fresh_assistant.ingest([tmp_path / "wire.jsonl"], on_article=on_article)
+    assert report.counts() == {"added": 40, "unchanged": 0, "replaced": 0, "skipped": 1}
+    assert [done for done, _, _ in calls] == list(range(1, 42))
+    stories = [(title, stored) for _, title, stored in calls if title.startswith("Story")]
+    assert stories == [(f"Story {i}", True) for i in range(40)]  # each one named once it is stored
+    again = []
+    fresh_assistant.ingest([tmp_path / "wire.jsonl"], on_article=lambda done, title: again.append(done))
+    assert again == list(range(1, 42))  # unchanged and skipped articles count too
+
+
 def test_progress_on_nothing_to_read_still_finishes(fresh_assistant, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -27,6 +27,7 @@ RAFAH_SENTENCES = [
 ]
 FOLLOW_UP = "When did he promise that?"
 ABSENT = "What did Blinken say about Ukraine?"
+TEL_AVIV = "Who did Blinken meet in Tel Aviv?"
 NOT_FOUND = "Not found in these articles."
 
 ORCHARD = """Orchard town celebrates record apple harvest
@@ -144,6 +145,13 @@ def upload(page, *paths: Path) -> str:
     page.set_input_files("#qa-upload input[type=file]", [str(p) for p in paths])
     page.wait_for_function(f"(old) => {run} !== old", arg=old)
     return page.get_attribute("#qa-summary .qa-summary-line", "data-summary")
+
+
+def confirm_remove(page) -> None:
+    """Remove the article chosen in the Library: the button asks first, then "Yes, remove"."""
+    page.click("#qa-remove")
+    page.click("#qa-remove-confirm")
+    page.wait_for_selector("#qa-remove-note:has-text('Removed')")
 
 
 def in_view(page, selector: str) -> bool:
@@ -307,8 +315,7 @@ def test_upload_ingests_reports_and_lists_the_article_and_remove_drops_it(page, 
     page.click("#qa-remove-choice input")
     page.fill("#qa-remove-choice input", doc_id)
     page.locator("#qa-remove-choice li", has_text=doc_id).first.click()
-    page.click("#qa-remove")
-    page.wait_for_selector("#qa-remove-note:has-text('Removed')")
+    confirm_remove(page)
     assert page.locator(f"#qa-articles td:has-text('{title}')").count() == 0
     assert assistant.article(doc_id) is None
     assert not (store / "uploads" / safe_name(article.name)).exists()
@@ -727,18 +734,25 @@ def test_an_answer_whose_article_was_replaced_marks_no_wrong_words(page, server,
 def test_upload_progress_names_the_file_counts_its_articles_and_leaves_the_page_readable(page, server, tmp_path):
     assistant, _, _ = server
     export = tmp_path / "wire-export.jsonl"
+    ARTICLES = 96  # of 8 short sentences: embedded in two batches of up to 512 sentences
     towns = ["Arlen", "Brisk", "Colm", "Dunmere", "Eskby", "Farrow", "Gelt", "Hollin"]
     with export.open("w", encoding="utf-8") as out:
-        for i in range(160):
+        for i in range(ARTICLES):
             town = f"{towns[i % 8]}{i}"
-            text = " ".join(
-                f"The council of {town} met on day {i} to discuss item {k}, and councillor {towns[k % 8]} Vane{i}x{k} "
-                f"said the budget for road {k} would rise by {i + k} percent." for k in range(8)
-            )
+            text = " ".join(f"The {town} council backed road {k} on day {i}." for k in range(8))
             out.write(json.dumps({"id": f"wire-{i}", "title": f"{town} council meets", "text": text}) + "\n")
     page.get_by_role("tab", name="Library").click()
     page.set_input_files("#qa-upload input[type=file]", [str(export)])
-    page.wait_for_function("() => (document.querySelector('#qa-summary') || {}).innerText.includes('Indexing wire-export.jsonl (160 articles)')")
+    summary = "() => (document.querySelector('#qa-summary') || {}).innerText || ''"
+    page.wait_for_function(f"() => ({summary})().includes(`Indexing wire-export.jsonl ({ARTICLES} articles)`)")
+    # Counted in articles as they are stored (not "0/1 files" to the end), naming the last one indexed.
+    midway = page.wait_for_function(
+        f"""() => {{ const text = ({summary})(), count = text.match(/(\\d+)\\s*\\/\\s*{ARTICLES} articles/);
+                    if (count && +count[1] > 0 && +count[1] < {ARTICLES} && /Indexing wire-export\\.jsonl: \\w+ council meets/.test(text)) return 'midway';
+                    return document.querySelector('#qa-summary .qa-summary-line') ? text : false; }}""",
+        timeout=240_000,
+    ).json_value()
+    assert midway == "midway"
     # While it runs, the header and the library are not covered: what is at their centre is their own text.
     for selector in ("#qa-header .qa-title", "#qa-articles .qa-table"):
         assert page.eval_on_selector(
@@ -747,8 +761,8 @@ def test_upload_progress_names_the_file_counts_its_articles_and_leaves_the_page_
                       return !!hit && (e === hit || e.contains(hit)); }""",
         ), selector
     page.wait_for_selector("#qa-summary .qa-summary-line", timeout=240_000)
-    assert page.get_attribute("#qa-summary .qa-summary-line", "data-summary") == "160 added, 0 unchanged, 0 replaced, 0 skipped"
-    for i in range(160):
+    assert page.get_attribute("#qa-summary .qa-summary-line", "data-summary") == f"{ARTICLES} added, 0 unchanged, 0 replaced, 0 skipped"
+    for i in range(ARTICLES):
         assistant.remove(f"wire-{i}")
 
 
@@ -847,8 +861,7 @@ def test_another_tab_shows_uploads_and_removes_without_a_reload(open_page, tmp_p
     actor.click("#qa-remove-choice input")
     actor.fill("#qa-remove-choice input", "Ferry timetable")
     actor.locator("#qa-remove-choice li", has_text="Ferry timetable").first.click()
-    actor.click("#qa-remove")
-    actor.wait_for_selector("#qa-remove-note:has-text('Removed')")
+    confirm_remove(actor)
     watcher.wait_for_function(
         "() => !document.querySelector('#qa-articles').innerText.includes('Ferry timetable changes')", timeout=15_000
     )
@@ -927,3 +940,86 @@ def test_answer_spans_pick_the_answering_words_only():
     assert bold("When did they meet?", "They met on Tuesday evening, April 4, in Cairo.") == ["on Tuesday evening, April 4"]
     assert bold("Who did Blinken meet in Tel Aviv?", "Blinken met Israeli President Isaac Herzog in Tel Aviv.") == ["Israeli President Isaac Herzog"]
     assert bold("What did Netanyahu say about Rafah?", "We will enter Rafah on Monday, he said.") == []  # no single answering word
+
+
+def test_each_answer_in_the_chat_has_its_own_copy_button(open_page, server):
+    assistant, _, _ = server
+    page = open_page(DESKTOP, "", permissions=["clipboard-read", "clipboard-write"])
+    first = ask(page, RAFAH)
+    ask(page, ABSENT)
+    ask(page, TEL_AVIV)
+    page.wait_for_timeout(300)
+    buttons = [page.locator(BOT).nth(i).locator("button.qa-copy") for i in range(3)]
+    assert [b.count() for b in buttons] == [1, 0, 1]  # "Not found" has nothing to copy
+    assert page.locator(BOT).first.inner_text().strip() == first  # the button adds no words to the answer
+    buttons[0].click()
+    page.wait_for_function("() => document.querySelector(\"#qa-chat [data-testid='bot'] button.qa-copy\").dataset.label === 'Copied'")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    answer = assistant.ask(RAFAH)
+    assert copied.startswith(f"**{RAFAH}**\n\n{answer.text}\n")
+    for c in answer.citations:
+        assert f"[{c.marker}] “{c.text}” ({c.title}, {c.doc_id}[{c.start}:{c.end}])" in copied
+    assert page.get_attribute("#qa-sources .qa-sources", "data-turn") == "2"  # copying did not select the old answer
+    buttons[2].click()
+    page.wait_for_function("() => document.querySelectorAll(\"#qa-chat [data-testid='bot'] button.qa-copy\")[1].dataset.label === 'Copied'")
+    assert page.evaluate("navigator.clipboard.readText()").startswith(f"**{TEL_AVIV}**\n\n")
+
+
+def test_not_found_offers_the_nearest_titles_of_the_library(page, server):
+    assistant, _, _ = server
+    assert ask(page, ABSENT) == NOT_FOUND
+    offered = page.locator("#qa-sources .qa-nearby button.qa-suggest").all_inner_texts()
+    titles = [a["title"] for a in assistant.articles()]
+    assert 1 <= len(offered) <= 3 and set(offered) <= set(titles)  # the library's own titles, no new words
+    assert offered == assistant.nearby_titles(ABSENT)
+    assert any("Blinken" in title for title in offered)
+    page.locator("#qa-sources button.qa-suggest").first.click()
+    assert page.input_value("#qa-question textarea") == offered[0]  # ready to send or edit
+
+
+def test_library_rows_can_be_searched_and_remove_asks_first(page, server, tmp_path):
+    assistant, _, _ = server
+    note = tmp_path / "ferry notice.txt"
+    note.write_text("Ferry notice for the winter\n\nThe island ferry will sail twice a day from November 3.\n", encoding="utf-8")
+    upload(page, note)
+    rows = "#qa-articles tbody tr"
+    page.wait_for_selector(f"{rows}:has-text('Ferry notice for the winter')")
+    shown = f"() => [...document.querySelectorAll('{rows}')].filter(r => r.offsetParent !== null).map(r => r.innerText)"
+    everything = len(page.evaluate(shown))
+    page.fill("#qa-library-search textarea, #qa-library-search input", "FERRY")
+    page.wait_for_function(f"() => ({shown})().length === 1")
+    assert "Ferry notice for the winter" in page.evaluate(shown)[0]
+    page.fill("#qa-library-search textarea, #qa-library-search input", "no such words")
+    page.wait_for_function(f"() => ({shown})().length === 0")
+    page.fill("#qa-library-search textarea, #qa-library-search input", "")
+    page.wait_for_function(f"() => ({shown})().length === {everything}")
+
+    doc_id = next(a["doc_id"] for a in assistant.articles() if a["title"] == "Ferry notice for the winter")
+    page.click("#qa-remove-choice input")
+    page.fill("#qa-remove-choice input", "Ferry notice")
+    page.locator("#qa-remove-choice li", has_text="Ferry notice").first.click()
+    page.click("#qa-remove")
+    page.wait_for_selector("#qa-remove-note:has-text('Remove Ferry notice for the winter from the library?')")
+    assert assistant.article(doc_id) is not None  # nothing removed yet
+    page.click("#qa-remove-cancel")
+    page.wait_for_selector("#qa-remove-confirm", state="hidden")
+    assert page.inner_text("#qa-remove-note").strip() == "" and assistant.article(doc_id) is not None
+    page.click("#qa-remove")
+    page.click("#qa-remove-confirm")
+    page.wait_for_selector("#qa-remove-note:has-text('Removed')")
+    assert assistant.article(doc_id) is None
+
+
+def test_no_console_warnings_on_upload_nor_on_the_api_page(page, server, tmp_path):
+    problems = []
+    page.on("console", lambda m: m.type in ("warning", "error") and problems.append(f"{m.type}: {m.text}"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
+    article = tmp_path / "quiet.txt"
+    article.write_text("Quiet harbour reopens\n\nThe quiet harbour of Lowmere reopened on Friday after repairs.\n", encoding="utf-8")
+    assert upload(page, article) == "1 added, 0 unchanged, 0 replaced, 0 skipped"
+    server[0].remove(next(a["doc_id"] for a in server[0].articles() if a["title"] == "Quiet harbour reopens"))
+    page.wait_for_timeout(1000)
+    page.get_by_text("Use via API").click()
+    page.wait_for_selector("text=Accepts 5 parameters")
+    page.wait_for_timeout(1000)
+    assert problems == []

@@ -5,10 +5,23 @@
 //   re-rendered; we then scroll again once it has changed.
 // * Each new panel (a new answer, another answer selected) starts at its top.
 // * "Back to the answer" (phones) scrolls the chat bubble of the panel's answer into view.
-// * "Copy answer" puts the answer with its citations, as Markdown, on the clipboard.
+// * "Copy answer" (in the panel, and on each answer in the chat) puts the answer with its citations,
+//   as Markdown, on the clipboard; the chat's buttons read it from #qa-copies, one entry per turn.
+// * The Library's search box shows only the rows holding every word typed.
+// * A "Not found" offers nearby titles: a click puts one in the question box, to edit or send.
 // * Chat messages get readable labels: gradio labels each one with its raw Markdown/HTML source.
 if (!window.__qaCiteNav) {
   window.__qaCiteNav = true;
+  // Gradio's own noise, not ours: its client's fetch-based event stream has a close() that only warns
+  // "Method not implemented." (gradio issue #12002), and every upload's progress stream calls it twice.
+  const warn = console.warn.bind(console);
+  console.warn = (...args) => { if (!(args.length === 1 && args[0] === 'Method not implemented.')) warn(...args); };
+  // This app serves no MCP (launch leaves mcp_server off), yet gradio's API page asks for the MCP
+  // schema on every opening, and the browser logs the 404 as an error. Answer it here, as the server would.
+  const fetchFromServer = window.fetch.bind(window);
+  window.fetch = (resource, options) => /\/gradio_api\/mcp\/schema$/.test(String(resource && resource.url || resource))
+    ? Promise.resolve(new Response('{"detail":"Not Found"}', {status: 404, headers: {'content-type': 'application/json'}}))
+    : fetchFromServer(resource, options);
   let pendingReveal = false;
   const panel = () => document.querySelector('#qa-sources .qa-sources');
   const reveal = (id) => {
@@ -33,7 +46,9 @@ if (!window.__qaCiteNav) {
     if (box && !pendingReveal) box.scrollTop = 0;
   };
   const copy = (button) => {
-    const done = (word) => { button.textContent = word; setTimeout(() => { button.textContent = 'Copy answer'; }, 1500); };
+    // A chat button's word is its data-label (CSS shows it), so the bubble's own text stays the answer.
+    const say = (word) => { if ('label' in button.dataset) button.dataset.label = word; else button.textContent = word; };
+    const done = (word) => { say(word); setTimeout(() => say('label' in button.dataset ? 'Copy' : 'Copy answer'), 1500); };
     const text = button.dataset.copy || '';
     if (navigator.clipboard) {
       navigator.clipboard.writeText(text).then(() => done('Copied'), () => done('Copy failed'));
@@ -51,7 +66,15 @@ if (!window.__qaCiteNav) {
     const target = event.target.closest ? event.target : null;
     if (!target) return;
     const button = target.closest('button.qa-copy');
-    if (button) { copy(button); return; }
+    if (button) { event.stopPropagation(); copy(button); return; }  // not also a click on the bubble
+    const suggestion = target.closest('button.qa-suggest');
+    if (suggestion) {
+      const box = document.querySelector('#qa-question textarea');
+      box.value = suggestion.dataset.question;
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+      box.focus();
+      return;
+    }
     const back = target.closest('.qa-back');
     if (back) {
       event.preventDefault();
@@ -96,11 +119,37 @@ if (!window.__qaCiteNav) {
       if (message.getAttribute('aria-label') !== label) message.setAttribute('aria-label', label);
     });
   };
+  // A copy button on each cited answer (none while an answer is being written, or on "Not found").
+  const addCopyButtons = () => {
+    document.querySelectorAll("#qa-chat [data-testid='bot']").forEach((message, turn) => {
+      const source = document.querySelector(`#qa-copies [data-turn="${turn}"]`);
+      let button = message.querySelector('button.qa-copy');
+      if (!source || message.querySelector('.qa-writing')) { if (button) button.remove(); return; }
+      if (!button) {
+        button = Object.assign(document.createElement('button'), {type: 'button', className: 'qa-button qa-copy qa-copy-answer'});
+        button.setAttribute('aria-label', 'Copy this answer with its citations as Markdown');
+        button.dataset.label = 'Copy';
+        message.appendChild(button);
+      }
+      if (button.dataset.copy !== source.dataset.copy) button.dataset.copy = source.dataset.copy;
+    });
+  };
+  const filterLibrary = () => {
+    const box = document.querySelector('#qa-library-search textarea, #qa-library-search input');
+    const words = (box ? box.value : '').toLowerCase().split(/\s+/).filter(Boolean);
+    document.querySelectorAll('#qa-articles tbody tr').forEach((row) => {
+      const text = `${row.textContent} ${row.querySelector('td[title]')?.title || ''}`.toLowerCase();
+      row.style.display = words.every((word) => text.includes(word)) ? '' : 'none';
+    });
+  };
+  document.addEventListener('input', (event) => {
+    if (event.target.closest && event.target.closest('#qa-library-search')) filterLibrary();
+  });
   let queued = false;
   new MutationObserver(() => {
     if (queued) return;
     queued = true;
-    requestAnimationFrame(() => { queued = false; labelMessages(); });
+    requestAnimationFrame(() => { queued = false; labelMessages(); addCopyButtons(); filterLibrary(); });  // also on a new table
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label']});
 }
 watch('value', () => window.__qaNewPanel());
