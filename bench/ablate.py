@@ -45,7 +45,6 @@ ABLATIONS: list[tuple[str, dict, Optional[Callable[[], contextlib.AbstractContex
     ("answer-type bonus (w_type)", {"w_type": 0.0}, None),
     ("question-term coverage (w_coverage)", {"w_coverage": 0.0}, None),
     ("context coverage (w_context_coverage)", {"w_context_coverage": 0.0}, None),
-    ("context similarity (w_context_dense)", {"w_context_dense": 0.0}, None),
     ("off-topic filter (min_context_coverage)", {"min_context_coverage": 0.0}, None),
     ("cite a sentence of the asked kind (_add_answer_type)", {}, lambda: patched("_add_answer_type", lambda question, groups, *a: groups)),
     ("cite where 'the show' is named (_add_where_named)", {}, lambda: patched("_add_where_named", lambda question, groups, *a: groups)),

@@ -38,7 +38,7 @@ from index.articles import site_of
 from index.store import READY, StoredSentence
 from index.terms import acronyms, spelling_variants, stem, terms, written_forms
 
-FORMAT = 3  # 2: numpy rows and incremental updates; 3: numbers spelt out are terms in digits
+FORMAT = 4  # 2: numpy rows and incremental updates; 3: numbers spelt out are terms in digits; 4: no article vectors
 EMPTY_TOKEN = "∅"  # the one token of a sentence without terms, as bm25s needs one in every document
 K1, B = 1.5, 0.75  # bm25s's defaults, Lucene variant
 _COLUMNS = ("doc", "position", "start", "end", "day", "source", "speaker", "kind")
@@ -46,7 +46,6 @@ _DOC, _POSITION, _START, _END, _DAY, _SOURCE, _SPEAKER, _KIND = range(len(_COLUM
 _ARRAY_TYPES = {
     "columns": np.int64,
     "embeddings": np.float32,
-    "article_vectors": np.float32,
     "text_bytes": np.uint8,
     "text_offsets": np.int64,
     "term_ids": np.int32,
@@ -73,7 +72,6 @@ class LexicalIndex:
         text_offsets: np.ndarray,  # int64 (rows + 1,)
         names: dict[str, list[str]],  # "source", "speaker", "kind" -> the names their columns index
         articles: list[dict],  # one record per doc index: doc_id, state, title, source, published, url...
-        article_vectors: np.ndarray,  # float32 (articles, dim)
         vocabulary: list[str],  # every term of texts and speaker names (and EMPTY_TOKEN); ids index BM25 columns
         term_ids: np.ndarray,  # int32: the sentence texts' own terms as vocabulary ids, concatenated
         term_offsets: np.ndarray,  # int64 (rows + 1,)
@@ -87,7 +85,6 @@ class LexicalIndex:
         self.text_offsets = text_offsets
         self.names = names
         self.articles = articles
-        self.article_vectors = article_vectors
         self.vocabulary = vocabulary
         self.term_ids = term_ids
         self.term_offsets = term_offsets
@@ -110,7 +107,7 @@ class LexicalIndex:
         """Raise ValueError if the parts disagree (a damaged or foreign saved copy)."""
         rows = len(self)
         sizes = {self.embeddings.shape[0], len(self.text_offsets) - 1, len(self.term_offsets) - 1}
-        if sizes != {rows} or self.columns.shape[1:] != (len(_COLUMNS),) or len(self.article_vectors) != len(self.articles):
+        if sizes != {rows} or self.columns.shape[1:] != (len(_COLUMNS),):
             raise ValueError(f"sentence table parts disagree: {rows} rows vs {sorted(sizes)}")
         if set(self.names) != {"source", "speaker", "kind"}:
             raise ValueError("sentence table lacks its name tables")
@@ -346,10 +343,6 @@ class LexicalIndex:
         index = self.article_of.get(doc_id)
         return index is not None and bool(self.ready[index])
 
-    def article_vector(self, doc_id: str) -> Optional[np.ndarray]:
-        index = self.article_of.get(doc_id)
-        return None if index is None else self.article_vectors[index]
-
     def article_meta(self, doc_id: str) -> Optional[dict]:
         """The article's stored metadata as of this generation (title, source, published, url…)."""
         index = self.article_of.get(doc_id)
@@ -392,7 +385,6 @@ class LexicalIndex:
         return {
             "columns": self.columns,
             "embeddings": self.embeddings,
-            "article_vectors": self.article_vectors,
             "text_bytes": self.text_bytes,
             "text_offsets": self.text_offsets,
             "term_ids": self.term_ids,
@@ -422,7 +414,6 @@ class LexicalIndex:
             text_offsets=arrays["text_offsets"],
             names=table["names"],
             articles=table["articles"],
-            article_vectors=arrays["article_vectors"],
             vocabulary=table["vocabulary"],
             term_ids=arrays["term_ids"],
             term_offsets=arrays["term_offsets"],
@@ -568,9 +559,6 @@ def _assemble(generation: str, records: list[dict], record_vectors: np.ndarray, 
     columns = np.concatenate(parts["columns"]) if parts["columns"] else np.zeros((0, len(_COLUMNS)), dtype=np.int64)
     text_bytes, text_offsets = _join(parts["texts"], np.uint8)
     term_ids, term_offsets = _join(parts["terms"], np.int32)
-    vectors = np.zeros((len(articles), dimension), dtype=np.float32)  # sentences without a record: zeros
-    if records:
-        vectors[: len(records)] = record_vectors
     return LexicalIndex(
         generation=generation,
         columns=columns,
@@ -579,7 +567,6 @@ def _assemble(generation: str, records: list[dict], record_vectors: np.ndarray, 
         text_offsets=text_offsets,
         names=names,
         articles=articles,
-        article_vectors=vectors,
         vocabulary=vocabulary,
         term_ids=term_ids,
         term_offsets=term_offsets,

@@ -71,7 +71,6 @@ class Candidate:
     fused: float  # reciprocal-rank fusion score
     bm25: float = 0.0
     dense: float = 0.0  # cosine similarity of the sentence to the question
-    context_dense: float = 0.0  # best cosine of a neighbour or the whole article
     neighbours: list[StoredSentence] = field(default_factory=list)
     title: str = ""
     # From the sentence table's stored term ids, so scoring never tokenises stored sentences again:
@@ -148,15 +147,12 @@ class Retriever:
             around = [table.find(sentence.doc_id, sentence.position + step) for step in (-1, 1)]
             around = [r for r in around if r is not None]
             neighbours = [table.sentence(r) for r in around]
-            context = [float(n.embedding @ vector) for n in neighbours]
-            context.append(float(table.article_vector(sentence.doc_id) @ vector))
             result.append(
                 Candidate(
                     sentence=sentence,
                     fused=fused[node_id],
                     bm25=bm25.get(node_id, 0.0),
                     dense=float(sentence.embedding @ vector),
-                    context_dense=max(context),
                     neighbours=neighbours,
                     title=table.article_meta(sentence.doc_id).get("title", ""),
                     terms=table.row_terms(row),

@@ -1,6 +1,6 @@
 """Choose the sentences that answer a question, or decide that none do.
 
-Scoring combines the question's similarity to the sentence and to its context, how
+Scoring combines the question's similarity to the sentence, how
 much of the question's weighted terms the sentence covers, whether the sentence
 holds the kind of answer asked for, for "what did X say", whether X speaks, and the
 trained reranker's probability that the sentence answers (``qa.rerank``).
@@ -26,7 +26,6 @@ class Tuning:
     w_dense: float = 0.50
     w_coverage: float = 0.30
     w_context_coverage: float = 0.10
-    w_context_dense: float = 0.10
     w_type: float = 0.15
     w_speaker: float = 0.30
     min_score: float = 0.38
@@ -208,7 +207,6 @@ def score_candidates(
             tuning.w_dense * candidate.dense
             + tuning.w_coverage * cov
             + tuning.w_context_coverage * ctx_cov
-            + tuning.w_context_dense * candidate.context_dense
         )
         if expected and has_answer_type(expected, sentence.text, question):
             value += tuning.w_type

@@ -16,7 +16,7 @@ GATES = [
     "citation_precision=0.85",
     "doc_hit=0.98",
     "followup_hit=0.90",
-    "abstention=0.92",
+    "abstention=0.85",
     "valid_spans=1.0",
     "answer_hit=0.97",
 ]

@@ -46,7 +46,7 @@ def _candidate(
         node_id=f"{doc}#{position}", doc_id=doc, position=position, start=0, end=len(text), text=text,
         kind=kind, speaker=speaker, embedding=np.eye(4, dtype=np.float32)[axis],
     )
-    return Candidate(sentence=sentence, fused=1.0, dense=dense, context_dense=dense, title=title)
+    return Candidate(sentence=sentence, fused=1.0, dense=dense, title=title)
 
 
 def _cited(question, candidates, **options) -> list[tuple[str, int]]:
