@@ -17,7 +17,8 @@ from conftest import ROOT, SAMPLE_DIR, free_port
 
 QA = str(Path(sys.executable).parent / "qa")
 RAFAH = "What did Netanyahu say about Rafah?"
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False"}
+# PYTHONPATH: the `qa` command runs this checkout's code, not the one the venv was installed from.
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
 
 
 def harbour_article(i: int) -> dict:
