@@ -89,7 +89,7 @@ def trial(work: Path, halves: list[Path], expected: set[str], delay: float, unlo
         "errors": [err.strip().splitlines()[-1] for process, (_, err) in zip((first, second), outputs) if process.returncode != 0 and err.strip()],
         "waited": any("waiting for the store" in err for _, err in outputs),
         "damaged": damage is not None,
-        "unreadable_vectors": damage.unreadable + damage.unfindable if damage else 0,  # or that no search finds
+        "unreadable_vectors": damage.unreadable if damage else 0,
         "damaged_articles": len(damage.articles) if damage else 0,
         "lost_articles": len(expected - ready),
         "articles": len(ready),

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import shutil
 import socket
 import sys
@@ -58,7 +57,6 @@ REPAIR_GRACE = 3600
 SPACE = {"hnsw": {"space": "cosine"}}
 REBUILD_SUFFIX = "_rebuild"  # a collection being rebuilt by ``Store.rebuild``, before it is swapped in
 CHECKED_FILE = ".qa-checked"  # the generation at which every vector was last known readable
-SAMPLE = 32  # sentences searched for by their own vector each time a store is opened
 SIDE_DIR = ".qa-side-index"  # hidden: ingesting a folder that holds the store must not read it as articles
 
 log = logging.getLogger("qa.store")
@@ -236,65 +234,43 @@ class Store:
     # --- damage and its repair (embedded stores) ----------------------------
 
     def check(self) -> Optional["Damage"]:
-        """The damage in an embedded store (vectors Chroma cannot return, or that a search with their
-        own vector no longer finds, as two processes writing at once leave it), or None. Reads every
-        vector only when the store has changed since the last check by something other than this
-        process under its lock (``CHECKED_FILE``), or when a few sentences picked at random are not
-        found by their own vector; so opening a sound store costs a few small reads."""
-        if self.path is None:
+        """The damage in an embedded store (vectors Chroma cannot return, as two processes writing at
+        once leave it), or None. Reads every vector only when the store has changed since the last
+        check by something other than this process under its lock (``CHECKED_FILE``), so opening an
+        unchanged store costs one small read."""
+        if self.path is None or self._checked() == self.generation():
             return None  # a Chroma server is the safe way to share a store
-        if self._checked() == self.generation() and self._sample_found():
-            return None
         damage = self.damage()
         if damage is None:
             self._mark_checked()
         return damage
 
-    def _sample_found(self) -> bool:
-        """Are ``SAMPLE`` stored sentences, from a random place, each found by a search with its own vector?"""
-        count = self.sentences.count()
-        try:
-            got = self.sentences.get(include=["embeddings"], limit=SAMPLE, offset=random.randrange(max(1, count - SAMPLE + 1)))
-        except Exception:  # chromadb's InternalError "Error getting embedding"
-            return False
-        return not _unfindable(self.sentences, got["ids"], list(got["embeddings"]), count)
-
     def damage(self) -> Optional["Damage"]:
-        """Read and search for every vector: the articles to write again (a vector unreadable or not
-        found by its own search, or not every sentence stored), or None when there are none."""
+        """Read every vector: the articles to write again (a vector unreadable, or not every sentence
+        stored), or None when there are none."""
         readable: Counter = Counter()
-        unreadable, unfindable, total, damaged = 0, 0, 0, set()
+        unreadable, total, damaged = 0, 0, set()
         for ids, (metas,), vectors in self._scan(self.sentences, ["metadatas"]):
-            lost = self._lost(self.sentences, ids, vectors)
-            for row_id, meta, vector in zip(ids, metas, vectors):
+            for meta, vector in zip(metas, vectors):
                 doc_id = (meta or {}).get("doc_id", "")
-                if vector is None or row_id in lost:
+                if vector is None:
                     damaged.add(doc_id)
                 else:
                     readable[doc_id] += 1
             total += len(ids)
             unreadable += vectors.count(None)
-            unfindable += len(lost)
         records = set()
         for ids, (metas,), vectors in self._scan(self.articles, ["metadatas"]):
-            lost = self._lost(self.articles, ids, vectors)
             for doc_id, meta, vector in zip(ids, metas, vectors):
                 records.add(doc_id)
-                if vector is None or doc_id in lost or ((meta or {}).get("state") == READY and readable[doc_id] != (meta or {}).get("sentences")):
+                if vector is None or ((meta or {}).get("state") == READY and readable[doc_id] != (meta or {}).get("sentences")):
                     damaged.add(doc_id)
             total += len(ids)
             unreadable += vectors.count(None)
-            unfindable += len(lost)
         damaged &= records  # sentences of no article are simply not kept
-        if not unreadable and not unfindable and not damaged:
+        if not unreadable and not damaged:
             return None
-        return Damage(self.location, unreadable, total, sorted(damaged), unfindable)
-
-    @staticmethod
-    def _lost(collection, ids: list[str], vectors: list) -> set[str]:
-        """The rows among ``ids`` whose vector reads back but is not found by a search with it."""
-        found = [(row_id, vector) for row_id, vector in zip(ids, vectors) if vector is not None]
-        return _unfindable(collection, [row_id for row_id, _ in found], [vector for _, vector in found], collection.count())
+        return Damage(self.location, unreadable, total, sorted(damaged))
 
     def rebuild(self, damaged: list[str], dimension: int) -> list[Article]:
         """Replace both collections by fresh copies of every readable row, leaving out the sentences
@@ -551,26 +527,6 @@ def _readable_vectors(collection, ids: list[str]) -> list[tuple[str, list[float]
         return _readable_vectors(collection, ids[:middle]) + _readable_vectors(collection, ids[middle:])
 
 
-def _unfindable(collection, ids: list[str], vectors: list, count: int, k: int = 10) -> set[str]:
-    """The rows of ``ids`` that a search with their own vector does not find: the search index has
-    lost them (as a stale index written back over a newer one leaves it), though they read back."""
-    if not ids or not count:
-        return set()
-    k = min(k, count)
-    try:
-        got = collection.query(query_embeddings=vectors, n_results=k, include=["distances"])
-    except Exception:  # a search that meets an id Chroma cannot resolve ("Error finding id"): narrow it down
-        if len(ids) == 1:
-            return set(ids)
-        middle = len(ids) // 2
-        return _unfindable(collection, ids[:middle], vectors[:middle], count, k) | _unfindable(collection, ids[middle:], vectors[middle:], count, k)
-    return {
-        row_id
-        for row_id, found, distances in zip(ids, got["ids"], got["distances"])
-        if row_id not in found and not (len(found) == k and distances[-1] < 1e-6)  # crowded out by k exact copies: not lost
-    }
-
-
 @dataclass
 class Damage:
     """Vectors of a store that Chroma cannot return, and the articles to write again."""
@@ -579,12 +535,10 @@ class Damage:
     unreadable: int
     rows: int
     articles: list[str]
-    unfindable: int = 0  # read back, but a search with them does not find them
 
     def __str__(self) -> str:
         return (
-            f"the store {self.location} is damaged: {self.unreadable:,} of its {self.rows:,} vectors cannot be read "
-            f"and {self.unfindable:,} cannot be found by a search, "
+            f"the store {self.location} is damaged: {self.unreadable:,} of its {self.rows:,} vectors cannot be read, "
             f"in {len(self.articles):,} articles (as when two processes write it at once); "
             f"run `qa --store {self.location} repair` to write them again from the stored article texts (nothing is lost)"
         )

@@ -192,7 +192,7 @@ def cmd_repair(args) -> int:
     else:
         print(
             f"repaired {assistant.store.location}: {len(damage.articles):,} articles written again from their stored texts "
-            f"({damage.unreadable:,} vectors could not be read, {damage.unfindable:,} not found by a search); {len(assistant.articles()):,} articles in all"
+            f"({damage.unreadable:,} vectors could not be read); {len(assistant.articles()):,} articles in all"
         )
     return 0
 

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import ROOT, SAMPLE_DIR
@@ -129,63 +127,6 @@ def test_repeated_rebuilds_leave_no_old_folders_behind(fresh_assistant):
     one_copy = sum(disk_use(folder) for folder in segment_folders(store.path))
     assert sizes[-1] - sizes[0] < one_copy / 2, sizes  # (SQLite may take a few pages more)
     assert fresh_assistant.ask(RAFAH).citations
-
-
-def unlink_from_search_index(store: Path, every: int = 3) -> int:
-    """Break a store on purpose the other way two writers break it: vectors that read back but that no
-    search finds. In the sentences' HNSW index file (hnswlib's layout: per element, a level-0 link count,
-    its links, the vector, the label) every ``every``-th element is taken out of all level-0 link lists,
-    so the graph no longer leads to it. Returns how many were taken out."""
-    def header(folder):
-        raw = (folder / "header.bin").read_bytes()  # a version, then hnswlib's own header
-        _, _, count, element_size, _, _ = struct.unpack_from("<6Q", raw, 4)
-        _, entry, _, max_m0 = struct.unpack_from("<iIQQ", raw, 52)
-        return count, element_size, entry, max_m0
-
-    folder = max(segment_folders(store), key=lambda f: header(f)[0])  # the sentences: the most elements
-    count, element_size, entry, max_m0 = header(folder)
-    data = np.fromfile(folder / "data_level0.bin", dtype=np.uint8).reshape(-1, element_size).copy()
-    targets = set([i for i in range(count) if i != entry][::every])  # the entry point is where every search starts
-    for element in data[:count]:
-        links = element[4 : 4 + 4 * max_m0].view(np.uint32)
-        kept = [link for link in links[: element[:2].view(np.uint16)[0]] if int(link) not in targets]
-        links[:] = 0
-        links[: len(kept)] = kept
-        element[:2] = np.array([len(kept)], dtype=np.uint16).view(np.uint8)
-    data.tofile(folder / "data_level0.bin")
-    return len(targets)
-
-
-def test_a_store_whose_search_index_lost_vectors_is_reported_on_open_and_repaired(tmp_path):
-    """Vectors that read back but that a search with them no longer finds, as after a stale index was
-    written back over a newer one: opening the store finds them by searching for a few sentences."""
-    store = tmp_path / "store"
-    # Over 1,000 sentences: Chroma keeps the latest thousand writes in its log, the rest in the index file.
-    harbour = write_jsonl(tmp_path / "harbour.jsonl", [harbour_article(i) for i in range(30)])
-    assert run("--store", store, "ingest", SAMPLE_DIR, harbour).returncode == 0
-    questions = [RAFAH, "How far would crane 7-3 be moved?", "How far would crane 21-5 be moved?"]
-
-    def asked():
-        return [run("--store", store, "ask", question, "--json") for question in questions]
-
-    def cited(done):
-        return [(c["doc_id"], c["start"], c["end"], c["text"]) for c in json.loads(done.stdout)["citations"]]
-
-    before = [cited(done) for done in asked()]
-    assert all(before)
-    assert unlink_from_search_index(store) > 300
-
-    damaged = asked()
-    for done in damaged:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        assert done.returncode == 1 and len(lines) == 1, done.stderr
-        assert re.search(r"is damaged: 0 of its [\d,]+ vectors cannot be read and [1-9][\d,]* cannot be found by a search", lines[0]), lines[0]
-        assert f"run `qa --store {store} repair`" in lines[0]
-
-    repaired = run("--store", store, "repair")
-    assert repaired.returncode == 0, repaired.stderr
-    assert repaired.stdout.startswith(f"repaired {store}: ") and "32 articles in all" in repaired.stdout
-    assert [cited(done) for done in asked()] == before
 
 
 def test_a_rebuild_cut_short_is_finished_by_the_next_open(tmp_path, embedder):
