@@ -100,7 +100,8 @@ def _wait_for(fd: int, store: Path, wait: float, on_wait: Callable[[str], None])
         if time.monotonic() >= deadline:
             raise StoreBusy(
                 f"gave up waiting for the store {store} after {wait:g} s: still held by {holder.describe()}; "
-                "try again when it has finished, or wait longer (--wait SECONDS)"
+                f"try again when it has finished, or wait longer (--wait SECONDS); a process that never lets go "
+                f"(a notebook, a server of your own) shares the store only through `chroma run --path {store}` and --chroma-host"
             )
         if not told:
             on_wait(f"waiting for the store {store}: held by {holder.describe()} (up to {wait:g} s)")

@@ -279,6 +279,7 @@ class Store:
         other names and swapped in (a swap cut short is finished by the next open)."""
         damaged_ids = set(damaged)
         placeholder = (np.ones(dimension) / np.sqrt(dimension)).tolist()
+        old_segments = self._segment_folders()  # every one of them is dead once the copies are swapped in
         copies = {}
         for name, collection in ((ARTICLES, self.articles), (SENTENCES, self.sentences)):
             temporary = name + REBUILD_SUFFIX
@@ -300,6 +301,8 @@ class Store:
         for name in (ARTICLES, SENTENCES):
             self.client.delete_collection(name)
             copies[name].modify(name=name)
+        for folder in old_segments:  # Chroma 1.x leaves a deleted collection's folder behind (chroma-core/chroma#5259)
+            shutil.rmtree(folder, ignore_errors=True)
         self._open_collections()
         rebuilt = []
         for doc_id in damaged:
@@ -324,6 +327,10 @@ class Store:
                 self.client.delete_collection(temporary)
             elif temporary in names:
                 self.client.get_collection(temporary).modify(name=name)
+
+    def _segment_folders(self) -> list[Path]:
+        """The folders an embedded Chroma keeps its vector indexes in: named by a segment's UUID."""
+        return [folder for folder in self.path.iterdir() if folder.is_dir() and _is_uuid(folder.name)]
 
     def _collection_names(self) -> set[str]:
         return {getattr(c, "name", c) for c in self.client.list_collections()}
@@ -539,6 +546,13 @@ class Damage:
 
 class StoreDamaged(ValueError):
     """Opening a damaged store: the message says how to repair it."""
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
 
 
 def _side_dir(path: Optional[Path], host: Optional[str], port: Optional[int]) -> Optional[Path]:

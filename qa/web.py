@@ -16,8 +16,10 @@ Safety rules kept throughout this module:
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import html
+import inspect
 import itertools
 import json
 import logging
@@ -109,6 +111,49 @@ def public_source(source: str, roots: list[Path]) -> str:
         if path.is_relative_to(root):
             return path.relative_to(root).as_posix()
     return path.name
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~-])/(?:[^\s'\"/]+/)+([^\s'\"/]*)")
+
+
+def hide_paths(text: str) -> str:
+    """``text`` with every absolute path cut to its last part: a message a visitor sees must not say
+    where the server keeps the store, the uploads or the checkout (URLs are left whole)."""
+    return _ABSOLUTE_PATH.sub(lambda match: match.group(1) or "…", text)
+
+
+def user_errors(handler):
+    """``handler`` whose unexpected errors (a full disk, a store another process damaged) reach the
+    visitor as one line without server paths, and the log as one line, not a traceback."""
+
+    def public(exc: Exception) -> gr.Error:
+        message = hide_paths(str(exc) if isinstance(exc, (OSError, ValueError)) and str(exc) else f"{type(exc).__name__}: {exc}")
+        log.warning("%s failed: %s", handler.__name__.removeprefix("on_"), message)
+        return gr.Error(message, print_exception=False)
+
+    if inspect.isgeneratorfunction(handler):  # gradio streams a generator's results: stay one
+
+        @functools.wraps(handler)
+        def wrapper(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise public(exc) from None
+
+    else:
+
+        @functools.wraps(handler)
+        def wrapper(*args, **kwargs):
+            try:
+                return handler(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise public(exc) from None
+
+    return wrapper
 
 
 def shown_source(source: str) -> str:
@@ -561,6 +606,7 @@ def build_app(assistant) -> gr.Blocks:
         )
 
     # --- chat ---
+    @user_errors
     def on_ask(question, turns, sources, published_from, published_to):
         """With an LLM, the answer is shown as it is written, then replaced by its verified version."""
         question = (question or "").strip()
@@ -585,7 +631,7 @@ def build_app(assistant) -> gr.Blocks:
                 else:
                     answer = item
         except ValueError as exc:  # over a limit: the question is too long
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         filters = {"sources": sources, "published_from": start, "published_to": end}
         turn = {"question": question, "answer": answer.to_dict(), "filters": filters}
         if answer.abstained:  # what the library can answer instead
@@ -621,6 +667,7 @@ def build_app(assistant) -> gr.Blocks:
             return filter_note(error=str(exc))
 
     # --- library ---
+    @user_errors
     def on_upload(files, progress=gr.Progress()):
         accepted, rejected, names = [], [], {}
         batch_names: set[str] = set()
@@ -670,6 +717,7 @@ def build_app(assistant) -> gr.Blocks:
         header, table, sources_update, docs_update = library_state()
         return ingest_summary(report, names, rejected, titles), None, header, table, sources_update, docs_update
 
+    @user_errors
     def on_remove_asked(doc_id):
         """Removing cannot be undone: name the article and ask first."""
         if not doc_id:
@@ -677,6 +725,7 @@ def build_app(assistant) -> gr.Blocks:
         title = (assistant.store.article_meta(doc_id) or {}).get("title") or doc_id
         return f'<div class="qa-summary">Remove <b>{esc(title)}</b> from the library? Answers will no longer cite it.</div>', gr.Row(visible=True)
 
+    @user_errors
     def on_remove(doc_id):
         if not doc_id:
             return '<div class="qa-summary qa-error">Choose an article to remove.</div>', *library_state()
@@ -697,6 +746,7 @@ def build_app(assistant) -> gr.Blocks:
         return note, *library_state()
 
     # --- API ---
+    @user_errors
     def ask(
         question: str,
         history: Optional[list[str]] = None,
@@ -729,6 +779,7 @@ def build_app(assistant) -> gr.Blocks:
             citation["source"] = public_source(citation["source"], roots)
         return result
 
+    @user_errors
     def on_library_changed(seen, chosen=None):
         """Every few seconds: when any tab or process has changed the library, show it here too
         (without dropping what this tab has chosen to remove)."""
@@ -969,6 +1020,8 @@ class HostGuard:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+                if message["status"] == 403 and "/file=" in scope.get("path", ""):  # gradio says nothing of it
+                    log.warning("refused a request for a file outside the app: %s", hide_paths(scope["path"].split("/file=", 1)[1])[:200])
             await send(message)
 
         return await self.app(scope, receive, send_with_headers)

@@ -244,3 +244,59 @@ def test_allowed_hosts():
     assert allowed_hosts("127.0.0.1") == {"127.0.0.1", "localhost", "::1"}
     assert "news.example" in allowed_hosts("127.0.0.1", ["News.Example"])
     assert {"0.0.0.0", "localhost"} <= allowed_hosts("0.0.0.0")
+
+
+# --- no server path in what a visitor sees, and one log line --------------------------------------
+
+
+def test_a_blocked_file_request_logs_one_line_and_says_no_server_path(server, caplog):  # noqa: F811
+    import urllib.error
+    import urllib.request
+
+    _, url, store = server
+    with caplog.at_level("WARNING", logger="qa.web"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "gradio_api/file=" + str(store / "chroma.sqlite3"), timeout=30)
+    assert refused.value.code == 403
+    lines = [r for r in caplog.records if r.name == "qa.web"]
+    assert [r.getMessage() for r in lines] == ["refused a request for a file outside the app: chroma.sqlite3"]
+    assert not lines[0].exc_info
+
+
+def test_an_unexpected_error_reaches_the_visitor_and_the_log_as_one_line_without_server_paths(server, monkeypatch, caplog):  # noqa: F811
+    from gradio_client import Client
+
+    assistant, url, store = server
+    full = store / "uploads" / "notes.txt"
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(full))
+
+    monkeypatch.setattr(assistant, "ask_stream", disk_full)
+    with caplog.at_level("WARNING", logger="qa.web"):
+        with pytest.raises(Exception) as failed:
+            Client(url, verbose=False).predict("What did Netanyahu say about Rafah?", api_name="/ask")
+    assert "No space left on device: 'notes.txt'" in str(failed.value)
+    assert str(store) not in str(failed.value)
+    lines = [r for r in caplog.records if r.name == "qa.web"]
+    assert [r.getMessage() for r in lines] == ["ask failed: [Errno 28] No space left on device: 'notes.txt'"]
+    assert not lines[0].exc_info
+
+
+def test_hide_paths():
+    from qa.web import hide_paths
+
+    assert hide_paths("the store /srv/news/.qa-store is damaged; run `qa --store /srv/news/.qa-store repair`") == (
+        "the store .qa-store is damaged; run `qa --store .qa-store repair`"
+    )
+    assert hide_paths("open the app at http://127.0.0.1:7860/ or uploads/x.txt") == "open the app at http://127.0.0.1:7860/ or uploads/x.txt"
+
+
+def test_the_api_names_a_file_under_the_store_or_the_checkout_never_by_its_full_path(tmp_path):
+    from qa.web import public_source
+
+    roots = [tmp_path / "store", tmp_path / "checkout"]
+    assert public_source(str(tmp_path / "store" / "uploads" / "x.txt"), roots) == "uploads/x.txt"
+    assert public_source(str(tmp_path / "checkout" / "data" / "sample" / "y.txt"), roots) == "data/sample/y.txt"
+    assert public_source("/srv/elsewhere/z.txt", roots) == "z.txt"
+    assert public_source("https://news.example/a/b", roots) == "https://news.example/a/b"

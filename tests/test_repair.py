@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SAMPLE_DIR
+from index.embedder import DIMENSION
 from test_store_lock import ENV, QA, RAFAH, harbour_article, unreadable_vectors, write_jsonl
 
 # `qa ingest` as it was before the lock: the same command with index.lock.acquire doing nothing.
@@ -87,6 +88,7 @@ def test_a_store_two_writers_damaged_is_reported_and_repaired_from_the_stored_te
     repaired = run("--store", store, "repair")
     assert repaired.returncode == 0, repaired.stderr
     assert repaired.stdout.startswith(f"repaired {store}: ") and "102 articles in all" in repaired.stdout
+    assert len(segment_folders(store)) == 2  # the two collections' own; the replaced ones' are gone
 
     again = run("--store", store, "repair")
     assert again.returncode == 0 and again.stdout.startswith("nothing to repair"), again.stdout
@@ -100,6 +102,31 @@ def test_a_store_two_writers_damaged_is_reported_and_repaired_from_the_stored_te
     assert answers(assistant) == answers(clean)
     assert [c[0] for c in answers(assistant)[2]][:1] == ["harbour-007"]
     assert [c[0] for c in answers(assistant)[3]][:1] == ["harbour-088"]
+
+
+def segment_folders(store: Path) -> list[Path]:
+    """The folders embedded Chroma keeps vector indexes in (named by a segment's UUID)."""
+    return [f for f in store.iterdir() if f.is_dir() and re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", f.name)]
+
+
+def disk_use(store: Path) -> int:
+    return sum(f.stat().st_size for f in store.rglob("*") if f.is_file())
+
+
+def test_repeated_rebuilds_leave_no_old_folders_behind(fresh_assistant):
+    """Chroma 1.x keeps a deleted collection's folder on disk: without clearing them, every repair
+    would leave a full copy of the vector indexes behind."""
+    store = fresh_assistant.store
+    fresh_assistant.ingest([SAMPLE_DIR])
+    sizes = []
+    for _ in range(3):
+        store.rebuild([], dimension=DIMENSION)
+        store.rebuilt()
+        assert len(segment_folders(store.path)) == 2
+        sizes.append(disk_use(store.path))
+    one_copy = sum(disk_use(folder) for folder in segment_folders(store.path))
+    assert sizes[-1] - sizes[0] < one_copy / 2, sizes  # (SQLite may take a few pages more)
+    assert fresh_assistant.ask(RAFAH).citations
 
 
 def test_a_rebuild_cut_short_is_finished_by_the_next_open(tmp_path, embedder):

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SAMPLE_DIR, free_port
+from test_web import browser  # noqa: F401  (a real browser, for the app's upload)
 
 QA = str(Path(sys.executable).parent / "qa")
 RAFAH = "What did Netanyahu say about Rafah?"
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False"}
+# PYTHONPATH: the `qa` command runs this checkout's code, not the one the venv was installed from.
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
 
 
 def harbour_article(i: int) -> dict:
@@ -122,8 +124,10 @@ def served(tmp_path):
             process.kill()
 
 
-def test_ingest_and_ask_beside_a_running_app_refuse_at_once_and_the_app_keeps_answering(served, tmp_path):
+def test_ingest_and_ask_beside_a_running_app_refuse_at_once_and_the_app_keeps_answering(served, tmp_path, browser):
     from gradio_client import Client
+
+    from test_web import upload
 
     store, url, app = served
     client = Client(url, verbose=False)
@@ -145,6 +149,19 @@ def test_ingest_and_ask_beside_a_running_app_refuse_at_once_and_the_app_keeps_an
     assert client.predict(RAFAH, api_name="/ask") == before  # nothing touched the app's store
     assert client.predict("How far would crane 3-2 be moved?", api_name="/ask")["abstained"]
 
+    # The way the refusal names, the app's upload: the articles land and the app answers from them at once.
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(180_000)  # a loaded machine
+    page.goto(url)
+    page.wait_for_selector("#qa-question textarea")
+    assert upload(page, extra) == "5 added, 0 unchanged, 0 replaced, 0 skipped"
+    context.close()
+    crane = client.predict("How far would crane 3-2 be moved?", api_name="/ask")
+    assert [c["doc_id"] for c in crane["citations"]][:1] == ["harbour-003"]
+    cited = lambda answer: [(c["doc_id"], c["start"], c["end"], c["text"]) for c in answer["citations"]]  # noqa: E731
+    assert cited(client.predict(RAFAH, api_name="/ask")) == cited(before)  # and still what it answered before
+
 
 def test_a_killed_holder_lets_the_next_process_in(tmp_path, embedder):
     """The kernel drops the lock of a process however it ends: no stale lock to clear by hand."""
@@ -158,6 +175,7 @@ def test_a_killed_holder_lets_the_next_process_in(tmp_path, embedder):
     _, err = waiting.communicate(timeout=60)
     assert waiting.returncode == 1
     assert "gave up waiting for the store" in err and f"`holder`, pid {holder.pid}" in err
+    assert f"`chroma run --path {store}` and --chroma-host" in err  # the way that works beside a holder that never lets go
     holder.kill()
     holder.wait(timeout=30)
     after = qa("--store", store, "--wait", "1", "articles", "--json")
