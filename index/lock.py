@@ -85,8 +85,14 @@ def acquire(store: Path, owner: str, wait: float, on_wait: Callable[[str], None]
         _write(fd, Holder(os.getpid(), owner))
 
 
+NAME_GRACE = 1.0
+"""Seconds a waiter gives a new holder to write its name into the lock file (it takes the lock
+first), so that the waiting line names it rather than "another process" or the one before."""
+
+
 def _wait_for(fd: int, store: Path, wait: float, on_wait: Callable[[str], None]) -> None:
-    deadline = time.monotonic() + wait
+    started = time.monotonic()
+    deadline = started + wait
     told = False
     while True:
         try:
@@ -103,7 +109,7 @@ def _wait_for(fd: int, store: Path, wait: float, on_wait: Callable[[str], None])
                 f"try again when it has finished, or wait longer (--wait SECONDS); a process that never lets go "
                 f"(a notebook, a server of your own) shares the store only through `chroma run --path {store}` and --chroma-host"
             )
-        if not told:
+        if not told and (holder.pid and alive(holder.pid) or time.monotonic() >= started + NAME_GRACE):
             on_wait(f"waiting for the store {store}: held by {holder.describe()} (up to {wait:g} s)")
             told = True
         time.sleep(POLL)
