@@ -55,6 +55,31 @@ def fresh_assistant(tmp_path, embedder):
     return Assistant(store=tmp_path / "store", embedder=embedder)
 
 
+def wait_until_listening(process: subprocess.Popen, port: int, seconds: float, what: str, output=lambda: "") -> None:
+    """Return once ``process`` accepts connections on 127.0.0.1:``port``; raise if it exits first
+    (with ``output()``) or is not listening within ``seconds`` (then it is killed)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: {output()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{what} did not start listening within {seconds:g} s")
+
+
+def stop(process: subprocess.Popen, grace: float) -> None:
+    """Ask ``process`` to end; kill it if it has not within ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` server on 127.0.0.1; yields (host, port)."""
@@ -67,24 +92,9 @@ def chroma_server(tmp_path_factory):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"chroma run exited: {(data / 'server.log').read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("chroma run did not start listening within 60 s")
+    wait_until_listening(process, port, 60, "chroma run", lambda: (data / "server.log").read_text()[-2000:])
     yield "127.0.0.1", port
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop(process, grace=10)
     log.close()
 
 

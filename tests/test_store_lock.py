@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SAMPLE_DIR, free_port
+from conftest import ROOT, SAMPLE_DIR, free_port, stop, wait_until_listening
 from test_web import browser  # noqa: F401  (a real browser, for the app's upload)
 
 QA = str(Path(sys.executable).parent / "qa")
@@ -104,24 +103,12 @@ def served(tmp_path):
     )
     try:
         deadline = time.time() + 300
-        while time.time() < deadline:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("qa serve did not start listening")
+        wait_until_listening(process, port, 300, "qa serve", process.stdout.read)
         while '"url": ""' in (store / ".qa-lock").read_text() and time.time() < deadline:
             time.sleep(0.1)  # it says it serves just after it starts listening
         yield store, f"http://127.0.0.1:{port}/", process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, grace=20)
 
 
 def test_ingest_and_ask_beside_a_running_app_refuse_at_once_and_the_app_keeps_answering(served, tmp_path, browser):

@@ -915,17 +915,20 @@ def test_the_answering_words_are_bold_inside_the_verbatim_sentence(page, server,
     assert "Isaac Herzog" in " ".join(page.locator(BOT).last.locator("strong").all_inner_texts())
 
 
+def assert_copied_answer(copied: str, answer) -> None:
+    """The clipboard holds the question, the answer and each citation with its article span."""
+    assert copied.startswith(f"**{answer.question}**\n\n{answer.text}\n")
+    for c in answer.citations:
+        assert f"[{c.marker}] “{c.text}” ({c.title}, {c.doc_id}[{c.start}:{c.end}])" in copied
+
+
 def test_copy_answer_puts_the_answer_and_its_citations_on_the_clipboard(open_page, server):
     assistant, url, _ = server
     page = open_page(DESKTOP, "", permissions=["clipboard-read", "clipboard-write"])
     ask(page, RAFAH)
     page.click("#qa-sources button.qa-copy")
     page.wait_for_selector("#qa-sources button.qa-copy:has-text('Copied')")
-    copied = page.evaluate("navigator.clipboard.readText()")
-    answer = assistant.ask(RAFAH)
-    assert copied.startswith(f"**{RAFAH}**\n\n{answer.text}\n")
-    for c in answer.citations:
-        assert f"[{c.marker}] “{c.text}” ({c.title}, {c.doc_id}[{c.start}:{c.end}])" in copied
+    assert_copied_answer(page.evaluate("navigator.clipboard.readText()"), assistant.ask(RAFAH))
 
 
 def test_answer_spans_pick_the_answering_words_only():
@@ -954,11 +957,7 @@ def test_each_answer_in_the_chat_has_its_own_copy_button(open_page, server):
     assert page.locator(BOT).first.inner_text().strip() == first  # the button adds no words to the answer
     buttons[0].click()
     page.wait_for_function("() => document.querySelector(\"#qa-chat [data-testid='bot'] button.qa-copy\").dataset.label === 'Copied'")
-    copied = page.evaluate("navigator.clipboard.readText()")
-    answer = assistant.ask(RAFAH)
-    assert copied.startswith(f"**{RAFAH}**\n\n{answer.text}\n")
-    for c in answer.citations:
-        assert f"[{c.marker}] “{c.text}” ({c.title}, {c.doc_id}[{c.start}:{c.end}])" in copied
+    assert_copied_answer(page.evaluate("navigator.clipboard.readText()"), assistant.ask(RAFAH))
     assert page.get_attribute("#qa-sources .qa-sources", "data-turn") == "2"  # copying did not select the old answer
     buttons[2].click()
     page.wait_for_function("() => document.querySelectorAll(\"#qa-chat [data-testid='bot'] button.qa-copy\")[1].dataset.label === 'Copied'")
