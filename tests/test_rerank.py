@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
+
 import pytest
 
 from index.onnx_model import sha256_of
@@ -144,3 +146,14 @@ def test_the_app_takes_the_reranker_option_and_refuses_a_bad_one(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == f"app.py: {tmp_path / 'nowhere'}: no reranker there (a reranker folder holds model.onnx and tokenizer.json, as `python -m train` writes them)"
+
+
+def test_scores_follow_their_texts_whatever_the_order_they_come_in():
+    """Pairs are run in batches of similar length, then put back in the order given."""
+    reranker = shared_reranker(str(DEFAULT_PATH))
+    question = "What did Netanyahu say about Rafah?"
+    texts = [candidate_text("Israel and Gaza", "Netanyahu said the army would enter Rafah" + " and then more" * n + ".") for n in range(9)]
+    forward = reranker.logits(question, texts)
+    backward = reranker.logits(question, texts[::-1])[::-1]
+    assert len(set(np.round(forward, 4))) > 1
+    np.testing.assert_allclose(forward, backward, atol=1e-5)
