@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Union
 
@@ -87,7 +88,6 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
     report = IngestReport()
     run = _Run(store, report)
     written: list[str] = []
-    pending: list[tuple[Article, list[Sentence]]] = []
     finished = 0
 
     def article_done(title: str) -> None:
@@ -96,61 +96,88 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
         if on_article:
             on_article(finished, title)
 
-    def flush() -> None:
-        texts = [s.text for _, sentences in pending for s in sentences]
-        vectors = embed(texts)
-        items = []
-        offset = 0
-        for article, sentences in pending:
-            items.append((article, sentences, vectors[offset : offset + len(sentences)]))
-            offset += len(sentences)
-        store.write_articles(items)
-        written.extend(article.doc_id for article, _ in pending)
-        for article, _ in pending:  # stored only now: embedding the batch is the slow part
-            article_done(article.title or article.doc_id)
-        pending.clear()
-
-    files = list(iter_files(paths))
-    if progress and not files:
-        progress(0, 0)
-    for done, entry in enumerate(files, start=1):
-        items = [entry] if isinstance(entry, Skipped) else load_file(entry)
-        used = False
-        for item in items:
-            if isinstance(item, Skipped):
-                report.skipped.append(item)
-                article_done(item.where)
-                continue
-            meta = run.check(item)
-            if meta is False:
+    with _Batches(store, embed, written, article_done) as batches:
+        files = list(iter_files(paths))
+        if progress and not files:
+            progress(0, 0)
+        for done, entry in enumerate(files, start=1):
+            items = [entry] if isinstance(entry, Skipped) else load_file(entry)
+            used = False
+            for item in items:
+                if isinstance(item, Skipped):
+                    report.skipped.append(item)
+                    article_done(item.where)
+                    continue
+                meta = run.check(item)
+                if meta is False:
+                    used = True
+                    article_done(item.title or item.doc_id)
+                    continue
+                try:
+                    sentences = prepare(item)
+                except TooLong as exc:
+                    report.skipped.append(Skipped(item.where or item.origin or item.doc_id, str(exc)))
+                    article_done(item.title or item.doc_id)
+                    continue
+                if not sentences:
+                    report.skipped.append(Skipped(item.where or item.origin or item.doc_id, "no article sentences found (only page junk?)"))
+                    article_done(item.title or item.doc_id)
+                    continue
+                run.make_room(item, meta)
                 used = True
-                article_done(item.title or item.doc_id)
-                continue
-            try:
-                sentences = prepare(item)
-            except TooLong as exc:
-                report.skipped.append(Skipped(item.where or item.origin or item.doc_id, str(exc)))
-                article_done(item.title or item.doc_id)
-                continue
-            if not sentences:
-                report.skipped.append(Skipped(item.where or item.origin or item.doc_id, "no article sentences found (only page junk?)"))
-                article_done(item.title or item.doc_id)
-                continue
-            run.make_room(item, meta)
-            used = True
-            pending.append((item, sentences))
-            if sum(len(s) for _, s in pending) >= batch_sentences:
-                flush()
-        if not used and not isinstance(entry, Skipped):
-            report.unused_files.append(str(entry))
-        if pending and done == len(files):
-            flush()  # the bar reaches its end only when everything is stored
-        if progress:
-            progress(done, len(files))
-    if pending:
-        flush()
+                batches.add(item, sentences)
+                if batches.pending_sentences >= batch_sentences:
+                    batches.flush()
+            if not used and not isinstance(entry, Skipped):
+                report.unused_files.append(str(entry))
+            if done == len(files):
+                batches.flush(wait=True)  # the bar reaches its end only when everything is stored
+            if progress:
+                progress(done, len(files))
+        batches.flush(wait=True)
     run.finish(written)
     return report
+
+
+class _Batches:
+    """Embeds a batch of articles while the next one is read and split (onnxruntime lets go of the
+    GIL), and writes the store from the ingesting thread only, in order."""
+
+    def __init__(self, store: Store, embed, written: list[str], article_done: Callable[[str], None]):
+        self.store, self.embed, self.written, self.article_done = store, embed, written, article_done
+        self.pending: list[tuple[Article, list[Sentence]]] = []
+        self.in_flight: list[tuple[list[tuple[Article, list[Sentence]]], Future]] = []
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+
+    def __enter__(self) -> "_Batches":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    @property
+    def pending_sentences(self) -> int:
+        return sum(len(sentences) for _, sentences in self.pending)
+
+    def add(self, article: Article, sentences: list[Sentence]) -> None:
+        self.pending.append((article, sentences))
+
+    def flush(self, wait: bool = False) -> None:
+        """Start embedding what is pending; store what is embedded, all of it if ``wait``."""
+        if self.pending:
+            texts = [s.text for _, sentences in self.pending for s in sentences]
+            self.in_flight.append((self.pending, self.pool.submit(self.embed, texts)))
+            self.pending = []
+        while self.in_flight and (wait or len(self.in_flight) > 1):
+            batch, vectors = self.in_flight.pop(0)
+            items, offset = [], 0
+            for article, sentences in batch:
+                items.append((article, sentences, vectors.result()[offset : offset + len(sentences)]))
+                offset += len(sentences)
+            self.store.write_articles(items)
+            self.written.extend(article.doc_id for article, _ in batch)
+            for article, _ in batch:  # stored only now: embedding the batch is the slow part
+                self.article_done(article.title or article.doc_id)
 
 
 def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_sentences: int = 512) -> Optional[Damage]:
