@@ -239,6 +239,31 @@ def test_a_crash_before_the_old_version_is_dropped_leaves_no_stale_copy(fresh_as
     assert_consistent(restarted)
 
 
+def test_a_failed_embedding_stops_the_ingest_with_what_was_embedded_before_it_stored(fresh_assistant, tmp_path, embedder):
+    """Batches are embedded while the next is read: a failure in a later batch still reaches the
+    caller, the batches before it are stored whole, and a second ingest finishes the rest."""
+    from index.ingest import ingest
+
+    records = [{"id": f"wire-{i}", "title": f"Story {i}", "text": f"The council met on day {i} to discuss the harbour budget."} for i in range(6)]
+    path = write(tmp_path / "wire.jsonl", jsonl(*records))
+    calls = []
+
+    def embed(texts):
+        calls.append(len(texts))
+        if len(calls) == 3:
+            raise RuntimeError("out of memory")
+        return embedder.encode(texts)
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        ingest(fresh_assistant.store, embed, [path], batch_sentences=2)
+    assert calls == [2, 2, 2]  # two records of one sentence a batch
+    assert doc_ids(fresh_assistant) == {"wire-0", "wire-1", "wire-2", "wire-3"}
+    assert_consistent(fresh_assistant)
+    report = fresh_assistant.ingest([path])
+    assert report.counts() == {"added": 2, "unchanged": 4, "replaced": 0, "skipped": 0}
+    assert_consistent(fresh_assistant)
+
+
 def test_a_file_edited_into_junk_keeps_its_article(fresh_assistant, tmp_path):
     path = write(tmp_path / "bridge.txt", BRIDGE)
     fresh_assistant.ingest([path])
