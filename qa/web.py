@@ -21,7 +21,6 @@ import hashlib
 import html
 import inspect
 import itertools
-import json
 import logging
 import os
 import re
@@ -39,7 +38,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
-from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, site_of  # noqa: E402
+from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, count_articles, site_of  # noqa: E402
 from qa.assistant import MAX_HISTORY  # noqa: E402
 from qa.emphasis import answer_spans  # noqa: E402
 from qa.retrieve import Filters  # noqa: E402
@@ -523,21 +522,6 @@ def upload_dir_for(assistant) -> Path:
         target = Path(tempfile.gettempdir()) / f"qa-uploads-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
     return target.resolve()
-
-
-def count_articles(path: Path) -> int:
-    """How many articles a file holds, cheaply, for the progress line: a JSONL line or a JSON list item
-    each, any other file one. A file that cannot be read counts one (the ingest reports why)."""
-    try:
-        if path.suffix.lower() == ".jsonl":
-            with path.open("rb") as handle:
-                return max(1, sum(1 for line in handle if line.strip()))
-        if path.suffix.lower() == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return max(1, len(data)) if isinstance(data, list) else 1
-    except (OSError, ValueError):
-        pass
-    return 1
 
 
 def _upload_paths(files) -> list[tuple[str, str]]:
