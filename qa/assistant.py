@@ -7,12 +7,14 @@ import functools
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Union
 
 from index.articles import Article
 from index.embedder import Embedder, shared_embedder
-from index.ingest import ArticleProgress, IngestReport, Progress, ingest, rebuild
+from index.ingest import ArticleProgress, IngestReport, Progress, ingest, prepare, rebuild
+from index.sentences import Sentence
 from index.speakers import full_names
 from index.store import DEFAULT_WAIT, Damage, Store, StoreDamaged
 from qa.answer import Answer, Citation
@@ -30,6 +32,30 @@ MAX_QUESTION_CHARS = 2000
 MAX_HISTORY = 20  # earlier questions of a conversation; the app sends its latest ones
 NOT_FOUND = not_found_text()  # the wording lives in prompts/abstain.txt
 log = logging.getLogger("qa.llm")
+
+
+@dataclass
+class Reading:
+    """An article as a reader sees it: its text and the sentences the index holds, in order, each with
+    its exact span (``article.text[s.start:s.end] == s.text``) and speaker. What lies outside every
+    sentence (page junk such as sign-up lines and comment forms, bare datelines, photo credits) is
+    never cited; ``parts`` tells it apart."""
+
+    article: Article
+    sentences: list[Sentence]
+
+    def parts(self) -> list[tuple[int, int, bool]]:
+        """The whole text as consecutive ``(start, end, indexed)`` pieces: each sentence (indexed) and
+        each stretch between sentences (not indexed; most are only the whitespace between them)."""
+        pieces, pos = [], 0
+        for sentence in self.sentences:
+            if sentence.start > pos:
+                pieces.append((pos, sentence.start, False))
+            pieces.append((sentence.start, sentence.end, True))
+            pos = sentence.end
+        if pos < len(self.article.text):
+            pieces.append((pos, len(self.article.text), False))
+        return pieces
 
 
 class Assistant:
@@ -140,6 +166,13 @@ class Assistant:
 
     def article(self, doc_id: str) -> Optional[Article]:
         return self.store.article(doc_id)
+
+    def reading(self, doc_id: str) -> Optional[Reading]:
+        """The article ``doc_id`` with its sentences as the index holds them, for reading it whole
+        (split again from the stored text, exactly as the ingest split it); None if it is not in
+        the library."""
+        article = self.article(doc_id)
+        return Reading(article, prepare(article)) if article is not None else None
 
     def articles(self) -> list[dict]:
         return sorted(self.store.article_list(), key=lambda m: (m.get("published", ""), m.get("title", "")))

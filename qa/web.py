@@ -332,10 +332,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         source = (article.source if article else first.get("source")) or ""
         published = (article.published if article else first.get("published")) or ""
         url = safe_url(article.url if article else first.get("url", ""))
-        meta = [f'<span title="{esc(shown_source(source))}">{esc(reader_source(source))}</span>']
-        meta.append(f"<span>{esc(published) if published else 'date unknown'}</span>")
-        if url:
-            meta.append(f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">open original ↗</a>')
+        meta = article_meta(source, published, url)
         markers = "".join(f'<a class="qa-chip small" href="#{esc(mid)}" aria-label="source {n}">{n}</a>' for _, _, n, mid in spans)
         changed = article is not None and any(article.text[c["start"] : c["end"]] != c["text"] for _, c in items)
         if article is not None and not changed:
@@ -353,7 +350,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         articles.append(
             f'<article class="qa-article{" qa-changed" if changed else ""}" data-doc="{esc(doc_id)}"><header>'
             f'<div class="qa-article-title">{esc(title)}</div>'
-            f'<div class="qa-meta">{" · ".join(meta)}</div>'
+            f'<div class="qa-meta">{meta}</div>'
             f'<div class="qa-article-cites">Cited: {markers}</div>'
             f"</header>{body}</article>"
         )
@@ -369,6 +366,51 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         f'<section class="qa-cited"><div class="qa-section-title">Cited sentences</div><ol>{"".join(cited)}</ol></section>{dropped}'
         f'<section class="qa-articles"><div class="qa-section-title">'
         f'{len(docs)} article{"s" if len(docs) != 1 else ""}</div>{"".join(articles)}</section>{back}</div>'
+    )
+
+
+def article_meta(source: str, published: str, url: str, *more: str) -> str:
+    """An article's header line: its site (a file's name is the tooltip), its date, ``more``, and a
+    link to the original when it has a web address."""
+    meta = [f'<span title="{esc(shown_source(source))}">{esc(reader_source(source))}</span>']
+    meta.append(f"<span>{esc(published) if published else 'date unknown'}</span>")
+    meta.extend(f"<span>{esc(m)}</span>" for m in more)
+    if safe_url(url):
+        meta.append(f'<a href="{esc(safe_url(url))}" target="_blank" rel="noopener noreferrer nofollow">open original ↗</a>')
+    return " · ".join(meta)
+
+
+def reader_html(reading) -> str:
+    """The sources panel as a reader: one article of the library whole (an ``Assistant.reading``).
+    What the index leaves out (page junk, bare datelines, photo credits: never cited) is muted."""
+    if reading is None:
+        return (
+            '<div class="qa-sources qa-reader" data-turn="reader"><div class="qa-notfound">'
+            "This article is no longer in the library.</div></div>"
+        )
+    article = reading.article
+    text, body, muted = article.text, [], 0
+    for start, end, indexed in reading.parts():
+        piece = text[start:end]
+        if indexed or not piece.strip():
+            body.append(esc(piece))
+        else:
+            muted += 1
+            body.append(f'<span class="qa-unindexed" title="Not indexed: answers never cite this">{esc(piece)}</span>')
+    count = len(reading.sentences)
+    note = (
+        f'<div class="qa-hint qa-reader-note">Greyed out: {muted} passage{"s" if muted != 1 else ""} the index leaves out '
+        "(page furniture, datelines, photo credits); answers never cite them.</div>"
+        if muted
+        else ""
+    )
+    return (
+        f'<div class="qa-sources qa-reader" data-turn="reader" data-doc="{esc(article.doc_id)}">'
+        f'<div class="qa-src-head"><div class="qa-src-toolbar"><span class="qa-label">Reading</span></div>{note}</div>'
+        f'<article class="qa-article" data-doc="{esc(article.doc_id)}"><header>'
+        f'<div class="qa-article-title">{esc(article.title or article.doc_id)}</div>'
+        f'<div class="qa-meta">{article_meta(article.source, article.published, article.url, f"{count} sentence" + ("s" if count != 1 else ""))}</div>'
+        f'</header><div class="qa-article-text">{"".join(body)}</div></article></div>'
     )
 
 
@@ -443,24 +485,33 @@ def describe_filters(sources=(), published_from: str = "", published_to: str = "
 
 
 def library_table(rows: list[dict]) -> str:
+    """The Library's rows. Each cell's data-sort is what its column sorts by (app.js sorts in the
+    browser: no request per click); an undated article has none, so it comes last either way."""
     if not rows:
         return '<div class="qa-table-empty">The library is empty. Upload articles to start.</div>'
     body = []
     for row in rows:
         url = safe_url(row.get("url", ""))
-        title = esc(row.get("title") or row["doc_id"])
+        name = row.get("title") or row["doc_id"]
+        source = row.get("source", "")
+        # The title opens the article in the reader (app.js); the original, if online, is a link beside it.
+        title = f'<button type="button" class="qa-read" data-doc="{esc(row["doc_id"])}" title="Read this article">{esc(name)}</button>'
         if url:
-            title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{title}</a>'
+            title += f' <a class="qa-original" href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow" aria-label="open the original" title="open the original">↗</a>'
         body.append(
-            f"<tr><td class='qa-col-title' title='{esc(shown_source(row.get('source', '')))}'>{title}</td>"
-            f"<td class='qa-col-source' title='{esc(shown_source(row.get('source', '')))}'>{esc(reader_source(row.get('source', '')))}</td>"
-            f"<td class='qa-nowrap'>{esc(row.get('published') or '—')}</td>"
-            f"<td class='qa-num'>{esc(row.get('sentences', ''))}</td>"
+            f"<tr><td class='qa-col-title' title='{esc(shown_source(source))}' data-sort='{esc(name.casefold())}'>{title}</td>"
+            f"<td class='qa-col-source' title='{esc(shown_source(source))}' data-sort='{esc((reader_source(source) + ' ' + name).casefold())}'>{esc(reader_source(source))}</td>"
+            f"<td class='qa-nowrap' data-sort='{esc(row.get('published') or '')}'>{esc(row.get('published') or '—')}</td>"
+            f"<td class='qa-num' data-sort='{int(row.get('sentences') or 0)}'>{esc(row.get('sentences', ''))}</td>"
             f"<td class='qa-col-id'><code>{esc(row['doc_id'])}</code></td></tr>"
         )
+    head = "".join(
+        f'<th data-sort-key="{key}" aria-sort="none"{attrs}><button type="button" class="qa-sort" title="Sort by {label.lower()}">{label}</button></th>'
+        for key, label, attrs in [("title", "Title", ""), ("source", "Source", ' class="qa-col-source"'), ("published", "Published", ""), ("sentences", "Sentences", ' class="qa-num"')]
+    )
     return (
-        '<div class="qa-table-wrap"><table class="qa-table"><thead><tr><th>Title</th><th class="qa-col-source">Source</th><th>Published</th>'
-        f'<th class="qa-num">Sentences</th><th class="qa-col-id">Doc id</th></tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+        f'<div class="qa-table-wrap"><table class="qa-table"><thead><tr>{head}<th class="qa-col-id">Doc id</th></tr></thead>'
+        f'<tbody>{"".join(body)}</tbody></table></div>'
     )
 
 
@@ -641,6 +692,16 @@ def build_app(assistant) -> gr.Blocks:
             return gr.skip(), gr.skip()
         return sources_html(assistant, turns, turn), turn
 
+    @user_errors
+    def on_read(evt: gr.EventData):
+        """A title clicked in the Library: the article whole in the sources panel, on the Ask tab. No
+        answer is selected then, so a click on any answer's [n] shows that answer's sources again."""
+        doc_id = getattr(evt, "_data", None) or {}
+        doc_id = doc_id.get("doc_id") if isinstance(doc_id, dict) else None
+        if not doc_id:
+            return gr.skip(), gr.skip(), gr.skip()
+        return reader_html(assistant.reading(str(doc_id))), None, gr.Tabs(selected="ask")
+
     def on_clear():
         return [], EMPTY_SOURCES, [], None, "", ""
 
@@ -778,7 +839,7 @@ def build_app(assistant) -> gr.Blocks:
         selected = gr.State(None)
         generation = gr.State(None)  # the library generation this tab shows
         header = gr.HTML(HEADER.format(stats=esc(_stats(rows)), subtitle=subtitle), elem_id="qa-header")
-        with gr.Tabs(elem_id="qa-tabs"):
+        with gr.Tabs(elem_id="qa-tabs") as tabs:
             with gr.Tab("Ask", id="ask", elem_id="qa-tab-ask"):
                 with gr.Row(equal_height=False, elem_id="qa-main"):
                     with gr.Column(scale=5, min_width=380, elem_id="qa-left"):
@@ -905,6 +966,8 @@ def build_app(assistant) -> gr.Blocks:
         # No progress over the panel: a click on a marker must not dim the span it reveals.
         chatbot.select(on_select, [turns, selected], [sources_panel, selected], api_visibility="private", show_progress="hidden")
         # The chatbot's own clear (trash) button starts a new conversation: no history, no sources.
+        # app.js triggers the panel's click with the doc id of a title clicked in the Library.
+        sources_panel.click(on_read, None, [sources_panel, selected, tabs], api_visibility="private", show_progress="hidden")
         chatbot.clear(on_clear, None, [chatbot, sources_panel, turns, selected, question, copies], api_visibility="private")
         for box in filter_inputs:
             box.change(on_filters, filter_inputs, filter_line, api_visibility="private", show_progress="hidden")

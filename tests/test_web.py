@@ -1022,3 +1022,111 @@ def test_no_console_warnings_on_upload_nor_on_the_api_page(page, server, tmp_pat
     page.wait_for_selector("text=Accepts 5 parameters")
     page.wait_for_timeout(1000)
     assert problems == []
+
+
+# --- the reader, library sorting, citation previews, a "Not found" that helps (issue 16) -----------
+
+LIGHTHOUSE = {
+    "id": "brindlemoor-lighthouse",
+    "title": "Harbour council approves lighthouse repairs",
+    "url": "https://www.harbour-news.example/lighthouse",
+    "published": "2024-10-12",
+    "text": (
+        "Harbour council approves lighthouse repairs\n\n"
+        "BRINDLEMOOR —\n"
+        "The Brindlemoor harbour council voted on Monday to repair the old lighthouse before the winter storms.\n"
+        "Sign up for our newsletter to get harbour updates in your inbox.\n"
+        "Council clerk Mara Quill said the repairs would cost 40,000 pounds and finish in November.\n"
+    ),
+}
+
+
+def open_reader(page, title: str) -> None:
+    """Click an article's title in the Library; wait for the reader on the Ask tab."""
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#qa-articles button.qa-read", has_text=title).click()
+    page.wait_for_selector(f"#qa-sources .qa-reader .qa-article-title:has-text('{title}')")
+    page.wait_for_selector("#qa-question textarea", state="visible")  # the Ask tab is shown
+
+
+def test_a_library_title_opens_the_article_in_the_reader_and_citations_still_work(page, server, tmp_path):
+    assistant, _, _ = server
+    export = tmp_path / "lighthouse.json"
+    export.write_text(json.dumps(LIGHTHOUSE), encoding="utf-8")
+    upload(page, export)
+    open_reader(page, LIGHTHOUSE["title"])
+    reading = assistant.reading(LIGHTHOUSE["id"])
+    text = LIGHTHOUSE["text"]
+    # The whole text, unaltered; what the index leaves out (the dateline, the sign-up line) greyed out.
+    assert page.eval_on_selector("#qa-sources .qa-reader .qa-article-text", "e => e.textContent") == text
+    muted = page.eval_on_selector_all("#qa-sources .qa-unindexed", "els => els.map(e => e.textContent.trim())")
+    assert muted == ["BRINDLEMOOR —", "Sign up for our newsletter to get harbour updates in your inbox."]
+    assert muted == [text[s:e].strip() for s, e, indexed in reading.parts() if not indexed and text[s:e].strip()]
+    header = page.inner_text("#qa-sources .qa-reader .qa-article header")
+    assert f"harbour-news.example · 2024-10-12 · {len(reading.sentences)} sentences · open original" in header
+    assert page.get_attribute("#qa-sources .qa-reader header a", "href") == LIGHTHOUSE["url"]
+    assert page.evaluate(CONTRAST_JS, ["#qa-sources"]) == []
+
+    # An article from a file (no URL, no date) reads the same way.
+    open_reader(page, "US Secretary Blinken tells Herzog")
+    assert "file · date unknown" in page.inner_text("#qa-sources .qa-reader header")
+    sample = next(a for a in assistant.articles() if a["title"].startswith("US Secretary Blinken tells Herzog"))
+    assert page.eval_on_selector("#qa-sources .qa-article-text", "e => e.textContent") == assistant.article(sample["doc_id"]).text
+
+    # After reading, an answer's citations still lead to their spans, the latest answer's too.
+    ask(page, RAFAH)
+    open_reader(page, LIGHTHOUSE["title"])
+    page.locator(f"{BOT} a.qa-marker", has_text="[2]").click()
+    page.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '0'")
+    page.wait_for_function("() => document.querySelector('#cite-2').classList.contains('qa-flash')")
+    assert sorted(mark_texts(page)) == sorted(RAFAH_SENTENCES)
+    assistant.remove(LIGHTHOUSE["id"])
+
+
+
+def test_library_rows_sort_by_title_source_date_and_sentences(page, server, tmp_path):
+    assistant, _, _ = server
+
+    def story(doc_id, title, published, lines, site):
+        text = title + "\n\n" + "\n".join(f"The {doc_id} committee met for session {k} on the harbour budget." for k in range(lines))
+        return {"id": doc_id, "title": title, "published": published, "text": text, "url": f"https://{site}/{doc_id}"}
+
+    stories = [
+        story("sort-a", "Alder bridge reopens", "2024-03-01", 9, "zeta.example"),
+        story("sort-b", "beacon lights return", "2023-12-24", 1, "alpha.example"),
+        story("sort-c", "Cobble market moves", "", 2, "mid.example"),
+    ]
+    export = tmp_path / "sorting.json"
+    export.write_text(json.dumps(stories), encoding="utf-8")
+    upload(page, export)
+    counts = {a["title"]: a["sentences"] for a in assistant.articles() if a["doc_id"].startswith("sort-")}
+    assert counts == {"Alder bridge reopens": 10, "beacon lights return": 2, "Cobble market moves": 3}
+    ours = set(counts)
+    order = f"() => [...document.querySelectorAll('#qa-articles tbody button.qa-read')].map(b => b.textContent).filter(t => {json.dumps(sorted(ours))}.includes(t))"
+
+    def sort_by(label, expected):
+        page.locator("#qa-articles th button.qa-sort", has_text=label).click()
+        page.wait_for_function(f"(expected) => JSON.stringify(({order})()) === JSON.stringify(expected)", arg=expected)
+
+    # Case does not matter; a second click reverses; undated articles come last both ways; counts sort as numbers.
+    sort_by("Title", ["Alder bridge reopens", "beacon lights return", "Cobble market moves"])
+    assert page.get_attribute("#qa-articles th[data-sort-key='title']", "aria-sort") == "ascending"
+    sort_by("Title", ["Cobble market moves", "beacon lights return", "Alder bridge reopens"])
+    assert page.get_attribute("#qa-articles th[data-sort-key='title']", "aria-sort") == "descending"
+    sort_by("Source", ["beacon lights return", "Cobble market moves", "Alder bridge reopens"])
+    sort_by("Published", ["beacon lights return", "Alder bridge reopens", "Cobble market moves"])
+    sort_by("Published", ["Alder bridge reopens", "beacon lights return", "Cobble market moves"])
+    dates = page.eval_on_selector_all("#qa-articles tbody td.qa-nowrap", "els => els.map(e => e.textContent)")
+    assert dates[-1] == "—" and dates == sorted([d for d in dates if d != "—"], reverse=True) + ["—"] * dates.count("—")
+    sort_by("Sentences", ["beacon lights return", "Cobble market moves", "Alder bridge reopens"])
+    sort_by("Sentences", ["Alder bridge reopens", "Cobble market moves", "beacon lights return"])
+    # The order outlives a refresh of the table (an upload here, or another tab's).
+    note = tmp_path / "sort-note.txt"
+    note.write_text("Zinc mine closes\n\nThe Zinc mine closed.\n", encoding="utf-8")
+    upload(page, note)
+    page.wait_for_selector("#qa-articles button.qa-read:has-text('Zinc mine closes')")
+    assert page.evaluate(order) == ["Alder bridge reopens", "Cobble market moves", "beacon lights return"]
+    assert page.get_attribute("#qa-articles th[data-sort-key='sentences']", "aria-sort") == "descending"
+    for doc_id in ("sort-a", "sort-b", "sort-c"):
+        assistant.remove(doc_id)
+    assistant.remove(next(a["doc_id"] for a in assistant.articles() if a["title"] == "Zinc mine closes"))

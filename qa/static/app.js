@@ -9,6 +9,8 @@
 //   as Markdown, on the clipboard; the chat's buttons read it from #qa-copies, one entry per turn.
 // * The Library's search box shows only the rows holding every word typed.
 // * A "Not found" offers nearby titles: a click puts one in the question box, to edit or send.
+// * A title in the Library opens that article in the reader (the panel's click event, with its doc id).
+// * The Library's column headers sort its rows (again: the other way); the order outlives a refresh.
 // * Chat messages get readable labels: gradio labels each one with its raw Markdown/HTML source.
 if (!window.__qaCiteNav) {
   window.__qaCiteNav = true;
@@ -44,6 +46,12 @@ if (!window.__qaCiteNav) {
   window.__qaNewPanel = () => {
     const box = panel();
     if (box && !pendingReveal) box.scrollTop = 0;
+    // The reader opens from the Library: once the Ask tab shows, bring the panel into view (on phones
+    // it sits under the chat).
+    if (box && box.classList.contains('qa-reader')) setTimeout(() => {
+      const r = box.getBoundingClientRect();
+      if (r.top < 0 || r.top > window.innerHeight / 2) box.scrollIntoView({block: 'start'});
+    }, 100);
   };
   const copy = (button) => {
     // A chat button's word is its data-label (CSS shows it), so the bubble's own text stays the answer.
@@ -65,6 +73,15 @@ if (!window.__qaCiteNav) {
   document.addEventListener('click', (event) => {
     const target = event.target.closest ? event.target : null;
     if (!target) return;
+    const read = target.closest('#qa-articles button.qa-read');
+    if (read) { window.__qaRead(read.dataset.doc); return; }
+    const sort = target.closest('#qa-articles button.qa-sort');
+    if (sort) {
+      const key = sort.closest('th').dataset.sortKey;
+      librarySort = {key, dir: librarySort && librarySort.key === key ? -librarySort.dir : 1};
+      sortLibrary();
+      return;
+    }
     const button = target.closest('button.qa-copy');
     if (button) { event.stopPropagation(); copy(button); return; }  // not also a click on the bubble
     const suggestion = target.closest('button.qa-suggest');
@@ -142,6 +159,26 @@ if (!window.__qaCiteNav) {
       row.style.display = words.every((word) => text.includes(word)) ? '' : 'none';
     });
   };
+  // Undated articles (no data-sort) come last either way; equal keys keep the server's order.
+  let librarySort = null;
+  const sortLibrary = () => {
+    const table = document.querySelector('#qa-articles table.qa-table');
+    if (!table || !librarySort) return;
+    const {key, dir} = librarySort;
+    const headers = [...table.tHead.rows[0].cells];
+    headers.forEach((th) => {
+      if (th.dataset.sortKey) th.setAttribute('aria-sort', th.dataset.sortKey === key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
+    });
+    const column = headers.findIndex((th) => th.dataset.sortKey === key);
+    const value = (row) => row.cells[column].dataset.sort || '';
+    const rows = [...table.tBodies[0].rows];
+    const sorted = [...rows].sort((a, b) => {
+      const x = value(a), y = value(b);
+      if (!x || !y) return (!x) - (!y);
+      return dir * (key === 'sentences' ? Number(x) - Number(y) : x.localeCompare(y));
+    });
+    if (sorted.some((row, i) => row !== rows[i])) table.tBodies[0].append(...sorted);  // moves them
+  };
   document.addEventListener('input', (event) => {
     if (event.target.closest && event.target.closest('#qa-library-search')) filterLibrary();
   });
@@ -149,7 +186,8 @@ if (!window.__qaCiteNav) {
   new MutationObserver(() => {
     if (queued) return;
     queued = true;
-    requestAnimationFrame(() => { queued = false; labelMessages(); addCopyButtons(); filterLibrary(); });  // also on a new table
+    requestAnimationFrame(() => { queued = false; labelMessages(); addCopyButtons(); sortLibrary(); filterLibrary(); });  // also on a new table
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label']});
 }
+window.__qaRead = (doc) => trigger('click', {doc_id: doc});
 watch('value', () => window.__qaNewPanel());
