@@ -426,12 +426,20 @@ def nearby_html(titles) -> str:
 
 
 def copies_html(turns: list[dict]) -> str:
-    """Each cited answer's Markdown (``answer_copy_text``), read by the copy button app.js puts on its bubble."""
-    return "".join(
-        f'<div data-turn="{i}" data-copy="{esc(answer_copy_text(turn))}"></div>'
-        for i, turn in enumerate(turns)
-        if turn["answer"].get("citations") and not turn["answer"].get("abstained")
-    )
+    """What app.js reads for each cited answer in the chat: its Markdown (``answer_copy_text``) for its copy
+    button, and for each marker the cited sentence, its article's title, site and date for the marker's preview."""
+    entries = []
+    for i, turn in enumerate(turns):
+        answer = turn["answer"]
+        if not answer.get("citations") or answer.get("abstained"):
+            continue
+        previews = "".join(
+            f'<p data-marker="{n}" data-text="{esc(c["text"])}" data-title="{esc(c.get("title") or c["doc_id"])}" '
+            f'data-site="{esc(reader_source(c.get("source", "")))}" data-date="{esc(c.get("published") or "date unknown")}"></p>'
+            for n, (c, *_) in _groups(answer)
+        )
+        entries.append(f'<div data-turn="{i}" data-copy="{esc(answer_copy_text(turn))}">{previews}</div>')
+    return "".join(entries)
 
 
 def filter_note(sources=(), published_from: str = "", published_to: str = "", error: str = "") -> str:
@@ -909,7 +917,7 @@ def build_app(assistant) -> gr.Blocks:
                             js_on_load=(STATIC / "app.js").read_text(encoding="utf-8"),
                             padding=False,
                         )
-                        copies = gr.HTML("", elem_id="qa-copies", visible="hidden")  # each answer's Markdown, for its copy button
+                        copies = gr.HTML("", elem_id="qa-copies", visible="hidden")  # each answer's Markdown and marker previews
             with gr.Tab("Library", id="library", elem_id="qa-tab-library"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=4, min_width=320):

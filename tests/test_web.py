@@ -652,9 +652,9 @@ def open_page(browser, server):
         context.close()
 
 
-def shot(page, name: str, size, theme: str) -> None:
+def shot(page, name: str, size, theme: str, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}-{size[0]}x{size[1]}-{theme or 'light'}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{size[0]}x{size[1]}-{theme or 'light'}.png"), full_page=full_page)
 
 
 def text_lines(page, selector: str) -> list[int]:
@@ -1130,3 +1130,56 @@ def test_library_rows_sort_by_title_source_date_and_sentences(page, server, tmp_
     for doc_id in ("sort-a", "sort-b", "sort-c"):
         assistant.remove(doc_id)
     assistant.remove(next(a["doc_id"] for a in assistant.articles() if a["title"] == "Zinc mine closes"))
+
+
+def preview_of(page) -> str:
+    page.wait_for_selector("#qa-preview:not([hidden])")
+    return page.inner_text("#qa-preview")
+
+
+@pytest.mark.parametrize("theme", ["", "dark"])
+def test_a_marker_previews_its_source_on_hover_focus_and_first_tap(open_page, browser, server, theme):
+    assistant, url, _ = server
+    expected = {c.marker: c for c in assistant.ask(RAFAH).citations}
+    page = open_page(DESKTOP, theme)
+    ask(page, RAFAH)
+    markers = page.locator(f"{BOT} a.qa-marker")
+    # Hover: the cited sentence, its article's title, site and date.
+    markers.nth(0).hover()
+    shown = preview_of(page)
+    assert RAFAH_SENTENCES[0] in shown and f"{expected[1].title} · file · date unknown" in shown
+    assert page.evaluate(CONTRAST_JS, ["#qa-preview"]) == []
+    assert page.get_attribute(f"{BOT} a.qa-marker >> nth=0", "aria-describedby") == "qa-preview"
+    page.mouse.move(5, 5)
+    page.wait_for_selector("#qa-preview", state="hidden")
+    # Keyboard: Tab from the first marker to the second previews the second; Escape closes it.
+    markers.nth(0).focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "[2]"
+    assert RAFAH_SENTENCES[1] in preview_of(page)
+    shot(page, "preview", DESKTOP, theme, full_page=False)  # as seen: a full page would resize the window
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#qa-preview", state="hidden")
+
+    # Touch: the first tap previews and stays put, a second tap on it goes to the source.
+    context = browser.new_context(viewport={"width": PHONE[0], "height": PHONE[1]}, has_touch=True, is_mobile=True)
+    phone = context.new_page()
+    try:
+        phone.set_default_timeout(30_000)
+        phone.goto(url + ("?__theme=dark" if theme == "dark" else ""))
+        phone.wait_for_selector("#qa-question textarea")
+        ask(phone, RAFAH)
+        ask(phone, TEL_AVIV)
+        first = phone.locator(BOT).first.locator("a.qa-marker", has_text="[2]")
+        first.tap()
+        assert RAFAH_SENTENCES[1] in preview_of(phone) and "Tap again" in phone.inner_text("#qa-preview")
+        phone.wait_for_timeout(500)
+        assert phone.get_attribute("#qa-sources .qa-sources", "data-turn") == "1"  # not yet: the older answer is not selected
+        assert phone.evaluate(CONTRAST_JS, ["#qa-preview"]) == []
+        shot(phone, "preview", PHONE, theme, full_page=False)
+        first.tap()
+        phone.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '0'")
+        phone.wait_for_function("() => document.querySelector('#cite-2').classList.contains('qa-flash')")
+        phone.wait_for_selector("#qa-preview", state="hidden")
+    finally:
+        context.close()

@@ -12,6 +12,9 @@
 // * A title in the Library opens that article in the reader (the panel's click event, with its doc id).
 // * The Library's column headers sort its rows (again: the other way); the order outlives a refresh.
 // * Chat messages get readable labels: gradio labels each one with its raw Markdown/HTML source.
+// * An answer's [n] previews its source on hover or keyboard focus: the cited sentence, its article's
+//   title, site and date (from #qa-copies). On a touch screen the first tap previews and a second tap
+//   on the same marker goes to the source; Escape or a tap elsewhere closes the preview.
 if (!window.__qaCiteNav) {
   window.__qaCiteNav = true;
   // Gradio's own noise, not ours: its client's fetch-based event stream has a close() that only warns
@@ -70,9 +73,72 @@ if (!window.__qaCiteNav) {
     done(document.execCommand('copy') ? 'Copied' : 'Copy failed');
     area.remove();
   };
+  // --- citation previews ---
+  const preview = Object.assign(document.createElement('div'), {id: 'qa-preview', className: 'qa-preview', hidden: true});
+  preview.setAttribute('role', 'tooltip');
+  let previewing = null;  // the marker whose preview is shown
+  let pointer = '';  // how the latest click began: 'touch', 'mouse', 'pen', or '' (keyboard)
+  let previewingAtTap = null;  // what was previewed when this touch began: a second tap goes on
+  const previewData = (marker) => {
+    const bubble = marker.closest("[data-testid='bot']");
+    const turn = [...document.querySelectorAll("#qa-chat [data-testid='bot']")].indexOf(bubble);
+    const n = marker.textContent.replace(/\D/g, '');
+    return document.querySelector(`#qa-copies [data-turn="${turn}"] [data-marker="${n}"]`);
+  };
+  const hidePreview = () => {
+    if (previewing) previewing.removeAttribute('aria-describedby');
+    previewing = null;
+    preview.hidden = true;
+  };
+  const showPreview = (marker) => {
+    const data = previewData(marker);
+    if (!data) return hidePreview();
+    if (!preview.isConnected) document.body.appendChild(preview);
+    const line = (className, text) => Object.assign(document.createElement('div'), {className, textContent: text});
+    const meta = line('qa-preview-meta', ` · ${data.dataset.site} · ${data.dataset.date}`);
+    meta.prepend(Object.assign(document.createElement('b'), {textContent: data.dataset.title}));
+    const hint = pointer === 'touch' ? 'Tap again to show it in the article' : 'Click to show it in the article';
+    preview.replaceChildren(line('qa-preview-text', data.dataset.text), meta, line('qa-preview-hint', hint));
+    if (previewing && previewing !== marker) previewing.removeAttribute('aria-describedby');
+    previewing = marker;
+    marker.setAttribute('aria-describedby', 'qa-preview');
+    preview.hidden = false;
+    // Above the marker when there is room, else below; always inside the window.
+    const r = marker.getBoundingClientRect(), p = preview.getBoundingClientRect();
+    const top = r.top - p.height - 8 >= 0 ? r.top - p.height - 8 : Math.min(r.bottom + 8, window.innerHeight - p.height - 8);
+    const left = Math.max(8, Math.min(r.left + r.width / 2 - p.width / 2, window.innerWidth - p.width - 8));
+    Object.assign(preview.style, {top: `${Math.max(8, top)}px`, left: `${left}px`});
+  };
+  const chatMarker = (node) => node && node.closest ? node.closest('#qa-chat a.qa-marker') : null;
+  document.addEventListener('pointerdown', (event) => { pointer = event.pointerType; previewingAtTap = previewing; }, true);
+  document.addEventListener('keydown', (event) => { pointer = ''; if (event.key === 'Escape') hidePreview(); }, true);
+  document.addEventListener('pointerover', (event) => {
+    const marker = chatMarker(event.target);
+    if (marker && event.pointerType !== 'touch') showPreview(marker);
+  });
+  document.addEventListener('pointerout', (event) => {
+    const marker = chatMarker(event.target);
+    if (marker && event.pointerType !== 'touch' && document.activeElement !== marker && !marker.contains(event.relatedTarget)) hidePreview();
+  });
+  document.addEventListener('focusin', (event) => { const marker = chatMarker(event.target); if (marker) showPreview(marker); else hidePreview(); });
+  document.addEventListener('focusout', (event) => { if (chatMarker(event.target) === previewing) hidePreview(); });
+  window.addEventListener('scroll', () => {  // follow the marker; gone with it
+    if (!previewing) return;
+    const r = previewing.getBoundingClientRect();
+    if (r.bottom < 0 || r.top > window.innerHeight || !previewing.isConnected) hidePreview(); else showPreview(previewing);
+  }, true);
+
   document.addEventListener('click', (event) => {
     const target = event.target.closest ? event.target : null;
     if (!target) return;
+    const marker = chatMarker(target);
+    if (marker && pointer === 'touch' && previewingAtTap !== marker) {
+      event.preventDefault();  // a first tap only previews: no jump, and the answer is not selected
+      event.stopPropagation();
+      showPreview(marker);
+      return;
+    }
+    if (marker) hidePreview();
     const read = target.closest('#qa-articles button.qa-read');
     if (read) { window.__qaRead(read.dataset.doc); return; }
     const sort = target.closest('#qa-articles button.qa-sort');
