@@ -18,7 +18,7 @@ from index.sentences import Sentence
 from index.speakers import full_names
 from index.store import DEFAULT_WAIT, Damage, Store, StoreDamaged
 from qa.answer import Answer, Citation
-from qa.question import SAID, analyze, asked_parts, correct_names, followup_readings
+from qa.question import SAID, analyze, asked_parts, correct_names, followup_readings, said_question
 from qa.rerank import DEFAULT_PATH as DEFAULT_RERANKER, Reranker, candidate_text, shared_reranker
 from qa.retrieve import Filters, Retriever
 from qa.select import Tuning, order_for_reading, select
@@ -202,6 +202,41 @@ class Assistant:
             if candidate.title and candidate.title not in titles:
                 titles.append(candidate.title)
         return titles[:limit]
+
+    def nearby_questions(
+        self,
+        question: str,
+        limit: int = 3,
+        sources: Optional[list[str]] = None,
+        published_from: str = "",
+        published_to: str = "",
+    ) -> list[str]:
+        """Questions the library answers, near ``question``: what a "Not found" can offer to ask instead.
+        Each is made from an attributed sentence nearest to ``question`` (``said_question``: its speaker
+        and a name its article's title shares, in the library's own words), and is asked under the same
+        filters before it is offered, so every one offered is answered. At most ``limit + 3`` are tried."""
+        filters = Filters(sources or [], published_from, published_to)
+        analysis = analyze(question)
+        offered: list[str] = []
+        tried: set[tuple[str, ...]] = set()
+        for candidate in self.retriever.candidates(analysis.text, analysis.terms, filters):
+            asked = said_question(candidate.sentence.speaker, candidate.sentence.text, candidate.title)
+            if not asked or asked.casefold() == question.strip().casefold():
+                continue
+            # One question per speaker and name ("US Secretary Blinken" is "Blinken"); no bare "What did X
+            # say?" once X has one about something.
+            speaker, _, topic = asked.removesuffix("?").partition(" say")
+            key = (speaker.split()[-1], topic.split()[-1] if topic else "")
+            if key in tried:
+                continue
+            if not key[1] and any(k[0] == key[0] for k in tried):
+                continue
+            tried.add(key)
+            if not self.ask(asked, sources=sources, published_from=published_from, published_to=published_to).abstained:
+                offered.append(asked)
+            if len(offered) == limit or len(tried) >= limit + 3:
+                break
+        return offered
 
     def ask_stream(
         self,

@@ -290,7 +290,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         return (
             f'<div class="qa-sources" data-turn="{index}">{header}'
             f'<div class="qa-notfound">{esc(answer.get("text") or NOT_FOUND)} No sentence in the library answers this '
-            f"question, so nothing is cited.</div>{nearby_html(turn.get('nearby'))}{back}</div>"
+            f"question, so nothing is cited.</div>{nearby_html(turn)}{back}</div>"
         )
 
     groups = _groups(answer)
@@ -414,15 +414,21 @@ def reader_html(reading) -> str:
     )
 
 
-def nearby_html(titles) -> str:
-    """A "Not found" offers the titles nearest to the question; a click puts one in the question box."""
-    if not titles:
-        return ""
-    buttons = "".join(
-        f'<li><button type="button" class="qa-suggest" data-question="{esc(title)}" title="Ask about this">{esc(title)}</button></li>'
-        for title in titles
-    )
-    return f'<section class="qa-nearby"><div class="qa-section-title">The library has articles near this</div><ul>{buttons}</ul></section>'
+def nearby_html(turn: dict) -> str:
+    """What a "Not found" offers instead: questions the library answers (a click asks one), and the
+    titles nearest to the question (a click puts one in the question box, to edit or send)."""
+    sections = []
+    for key, heading, kind, hint in [
+        ("questions", "Questions the library can answer", "qa-ask-now", "Ask this"),
+        ("nearby", "The library has articles near this", "", "Put this in the question box"),
+    ]:
+        if turn.get(key):
+            buttons = "".join(
+                f'<li><button type="button" class="qa-suggest {kind}" data-question="{esc(text)}" title="{hint}">{esc(text)}</button></li>'
+                for text in turn[key]
+            )
+            sections.append(f'<section class="qa-nearby qa-nearby-{key}"><div class="qa-section-title">{heading}</div><ul>{buttons}</ul></section>')
+    return "".join(sections)
 
 
 def copies_html(turns: list[dict]) -> str:
@@ -682,6 +688,10 @@ def build_app(assistant) -> gr.Blocks:
         turns.append(turn)
         index = len(turns) - 1
         yield "", chat_messages(turns), sources_html(assistant, turns, index), turns, index, filter_note(sources, start, end), copies_html(turns)
+        if answer.abstained:  # then questions it answers: each is asked first, so they come a moment later
+            turn["questions"] = assistant.nearby_questions(answer.resolved_question or question, sources=sources, published_from=start, published_to=end)
+            if turn["questions"]:
+                yield gr.skip(), gr.skip(), sources_html(assistant, turns, index), turns, *(gr.skip(),) * 3
 
     def on_example(evt: gr.SelectData, turns, sources, published_from, published_to):
         value = evt.value

@@ -37,3 +37,27 @@ def test_reading_gives_the_whole_text_and_tells_what_the_index_leaves_out(fresh_
     assert left_out == ["BRINDLEMOOR —", "Sign up for our newsletter to get harbour updates in your inbox."]
     assert reading.sentences[-1].speaker == "Mara Quill"
     assert fresh_assistant.reading("no-such-article") is None
+
+
+def test_said_question_asks_about_a_name_the_title_shares():
+    from qa.question import said_question
+
+    title = "Harbour council approves lighthouse repairs in Brindlemoor"
+    sentence = "In Portwell, Mara Quill said Brindlemoor would pay for the repairs."
+    assert said_question("Mara Quill", sentence, title) == "What did Mara Quill say about Brindlemoor?"
+    assert said_question("Mara Quill", "Mara Quill said the work would finish in November.", title) == "What did Mara Quill say?"
+    assert said_question("", sentence, title) == ""  # no speaker, no question
+
+
+def test_nearby_questions_are_answered_and_made_of_the_librarys_words(sample_assistant):
+    absent = "What did Zelensky say about Crimea?"
+    assert sample_assistant.ask(absent).abstained
+    questions = sample_assistant.nearby_questions(absent)
+    assert 1 <= len(questions) <= 3 and len(set(questions)) == len(questions)
+    library = " ".join(sample_assistant.article(a["doc_id"]).text for a in sample_assistant.articles())
+    for question in questions:
+        assert not sample_assistant.ask(question).abstained, question
+        speaker, _, topic = question.removeprefix("What did ").removesuffix("?").partition(" say")
+        assert speaker in library and topic.removeprefix(" about ") in library, question
+    # Under filters nothing passes (the samples have no date), nothing is offered: a click would find nothing.
+    assert sample_assistant.nearby_questions(absent, published_from="2024-01-01") == []

@@ -967,12 +967,12 @@ def test_each_answer_in_the_chat_has_its_own_copy_button(open_page, server):
 def test_not_found_offers_the_nearest_titles_of_the_library(page, server):
     assistant, _, _ = server
     assert ask(page, ABSENT) == NOT_FOUND
-    offered = page.locator("#qa-sources .qa-nearby button.qa-suggest").all_inner_texts()
+    offered = page.locator("#qa-sources .qa-nearby-nearby button.qa-suggest").all_inner_texts()
     titles = [a["title"] for a in assistant.articles()]
     assert 1 <= len(offered) <= 3 and set(offered) <= set(titles)  # the library's own titles, no new words
     assert offered == assistant.nearby_titles(ABSENT)
     assert any("Blinken" in title for title in offered)
-    page.locator("#qa-sources button.qa-suggest").first.click()
+    page.locator("#qa-sources .qa-nearby-nearby button.qa-suggest").first.click()
     assert page.input_value("#qa-question textarea") == offered[0]  # ready to send or edit
 
 
@@ -1183,3 +1183,20 @@ def test_a_marker_previews_its_source_on_hover_focus_and_first_tap(open_page, br
         phone.wait_for_selector("#qa-preview", state="hidden")
     finally:
         context.close()
+
+
+def test_not_found_offers_questions_the_library_answers_and_a_click_asks_one(page, server):
+    assistant, _, _ = server
+    absent = "What did Zelensky say about Crimea?"
+    assert ask(page, absent) == NOT_FOUND
+    page.wait_for_selector("#qa-sources .qa-nearby-questions button.qa-suggest")
+    offered = page.locator("#qa-sources .qa-nearby-questions button.qa-suggest").all_inner_texts()
+    assert offered == assistant.nearby_questions(absent) and 1 <= len(offered) <= 3
+    assert page.locator("#qa-sources .qa-nearby-nearby button.qa-suggest").count() >= 1  # the titles stay too
+    assert page.evaluate(CONTRAST_JS, ["#qa-sources"]) == []
+    # A click asks it: a new answer, not "Not found".
+    page.locator("#qa-sources .qa-nearby-questions button.qa-suggest").first.click()
+    page.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '1'")
+    assert page.locator(BOT).nth(1).inner_text().strip() == bubble_text(assistant.ask(offered[0], history=[absent]))
+    assert page.locator(BOT).nth(1).inner_text().strip() != NOT_FOUND
+    assert page.locator("#qa-chat [data-testid='user']").nth(1).inner_text().strip() == offered[0]

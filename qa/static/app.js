@@ -8,7 +8,8 @@
 // * "Copy answer" (in the panel, and on each answer in the chat) puts the answer with its citations,
 //   as Markdown, on the clipboard; the chat's buttons read it from #qa-copies, one entry per turn.
 // * The Library's search box shows only the rows holding every word typed.
-// * A "Not found" offers nearby titles: a click puts one in the question box, to edit or send.
+// * A "Not found" offers questions the library answers (a click asks one) and nearby titles (a click
+//   puts one in the question box, to edit or send).
 // * A title in the Library opens that article in the reader (the panel's click event, with its doc id).
 // * The Library's column headers sort its rows (again: the other way); the order outlives a refresh.
 // * Chat messages get readable labels: gradio labels each one with its raw Markdown/HTML source.
@@ -156,6 +157,7 @@ if (!window.__qaCiteNav) {
       box.value = suggestion.dataset.question;
       box.dispatchEvent(new Event('input', {bubbles: true}));
       box.focus();
+      if (suggestion.classList.contains('qa-ask-now')) setTimeout(() => document.querySelector('#qa-ask').click(), 0);
       return;
     }
     const back = target.closest('.qa-back');
