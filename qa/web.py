@@ -944,7 +944,8 @@ def build_app(assistant) -> gr.Blocks:
                             elem_id="qa-upload",
                             height=160,
                         )
-                        summary = gr.HTML("", elem_id="qa-summary")
+                        # An empty summary to start with: app.js replaces it when the browser refuses a file.
+                        summary = gr.HTML('<div class="qa-summary" data-run="0"></div>', elem_id="qa-summary")
                         gr.HTML(
                             "<div class='qa-section-title' style='margin-top:18px'>Remove an article</div>"
                             "<div class='qa-hint'>Choose an article (type to search by title or doc id).</div>"

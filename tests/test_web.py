@@ -325,18 +325,30 @@ def test_uploads_of_other_types_or_too_large_are_refused(page, server, tmp_path)
     import httpx
 
     assistant, url, _ = server
+    # A batch before: its summary must not stay on screen when the next file is refused.
+    earlier = tmp_path / "earlier batch.txt"
+    earlier.write_text("Earlier batch note\n\nThe earlier batch held one short note about the harbour.\n", encoding="utf-8")
+    assert upload(page, earlier) == "1 added, 0 unchanged, 0 replaced, 0 skipped"
+    assistant.remove(next(a["doc_id"] for a in assistant.articles() if a["title"] == "Earlier batch note"))
     count = len(assistant.articles())
-    page.get_by_role("tab", name="Library").click()
     big = tmp_path / "big.txt"
     big.write_bytes(b"word " * (9 * 2**20 // 5))
-    page.set_input_files("#qa-upload input[type=file]", [str(big)])
+    small = tmp_path / "small.txt"
+    small.write_text("Small note\n\nA small note that came with the big file.\n", encoding="utf-8")
+    page.set_input_files("#qa-upload input[type=file]", [str(small), str(big)])
     page.wait_for_selector(".toast-message-text:has-text('maximum allowed size')")
+    # The browser sends nothing of the batch; the summary names the refused file and what was not sent.
+    page.wait_for_selector("#qa-summary .qa-refused")
+    refused = page.inner_text("#qa-summary")
+    assert "Earlier batch note" not in refused
+    assert "big.txt: file is 9.0 MB, over the 8 MB limit" in refused and "small.txt: not sent" in refused
+    assert page.get_attribute("#qa-summary .qa-summary-line", "data-summary") == "nothing uploaded, 1 refused"
+    assert page.evaluate(CONTRAST_JS, ["#qa-summary"]) == []
     # The server refuses it too, whatever the browser does.
     with big.open("rb") as handle:
         response = httpx.post(url + "gradio_api/upload", files=[("files", ("big.txt", handle, "text/plain"))], timeout=30)
     assert response.status_code == 413
     assert len(assistant.articles()) == count
-    assert page.locator("#qa-summary .qa-summary-line").count() == 0
     # Other types reach the server, which names them in the summary (a toast alone left the
     # previous batch's summary on screen).
     files = []

@@ -12,6 +12,8 @@
 //   puts one in the question box, to edit or send).
 // * A title in the Library opens that article in the reader (the panel's click event, with its doc id).
 // * The Library's column headers sort its rows (again: the other way); the order outlives a refresh.
+// * Files over the upload limit never reach the server (gradio's client refuses the whole batch, with
+//   a toast): the upload summary says so, naming them, instead of still showing the previous batch.
 // * Chat messages get readable labels: gradio labels each one with its raw Markdown/HTML source.
 // * An answer's [n] previews its source on hover or keyboard focus: the cited sentence, its article's
 //   title, site and date (from #qa-copies). On a touch screen the first tap previews and a second tap
@@ -74,6 +76,39 @@ if (!window.__qaCiteNav) {
     done(document.execCommand('copy') ? 'Copied' : 'Copy failed');
     area.remove();
   };
+  // --- uploads the browser refuses ---
+  let refusals = 0;
+  const megabytes = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  const refuseOversized = (files) => {
+    const limit = (window.gradio_config || {}).max_file_size;
+    const all = [...(files || [])], big = all.filter((file) => limit && file.size > limit);
+    const summary = document.querySelector('#qa-summary .qa-summary');
+    if (!big.length || !summary) return;
+    const item = (kind, word, name, text) => {
+      const li = document.createElement('li');
+      li.append(Object.assign(document.createElement('span'), {className: `qa-tag qa-tag-${kind}`, textContent: word}), ' ');
+      li.append(Object.assign(document.createElement('b'), {textContent: name}), text);
+      return li;
+    };
+    const line = Object.assign(document.createElement('div'), {className: 'qa-summary-line'});
+    line.dataset.summary = `nothing uploaded, ${big.length} refused`;
+    line.append(Object.assign(document.createElement('span'), {className: 'qa-pill qa-pill-skipped', textContent: `${big.length} refused`}));
+    const items = Object.assign(document.createElement('ul'), {className: 'qa-summary-items'});
+    big.forEach((file) => items.append(item('skipped', 'refused', file.name, `: file is ${megabytes(file.size)}, over the ${megabytes(limit).replace('.0', '')} limit`)));
+    all.filter((file) => !big.includes(file)).forEach((file) => items.append(item('unchanged', 'not sent', file.name, ': not sent with it; upload it again on its own')));
+    const refused = Object.assign(document.createElement('div'), {className: 'qa-summary qa-refused'});
+    refused.dataset.run = `refused-${++refusals}`;
+    refused.setAttribute('role', 'alert');
+    refused.append(line, items);
+    summary.replaceWith(refused);
+  };
+  document.addEventListener('change', (event) => {
+    if (event.target.matches && event.target.matches('#qa-upload input[type=file]')) refuseOversized(event.target.files);
+  }, true);
+  document.addEventListener('drop', (event) => {
+    if (event.target.closest && event.target.closest('#qa-upload') && event.dataTransfer) refuseOversized(event.dataTransfer.files);
+  }, true);
+
   // --- citation previews ---
   const preview = Object.assign(document.createElement('div'), {id: 'qa-preview', className: 'qa-preview', hidden: true});
   preview.setAttribute('role', 'tooltip');
