@@ -699,18 +699,26 @@ def test_every_colour_the_app_sets_reaches_aa_contrast(open_page, tmp_path, them
     # The flash itself, mid-animation.
     page.locator(f"{BOT} a.qa-marker", has_text="[2]").click()
     assert page.evaluate(CONTRAST_JS, ["#qa-sources mark.qa-flash"]) == []
-    # Not found, with the filters named; the upload summary; the library.
+    # Not found, with the filters named and questions to ask instead; the upload summary; the library; the reader.
     ask(page, ABSENT)
+    page.wait_for_selector("#qa-sources .qa-nearby-questions")
     page.wait_for_timeout(500)  # gradio's progress fading has ended
     assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
+    shot(page, "notfound", DESKTOP, theme)
     bad = tmp_path / "report.pdf"
     bad.write_bytes(b"%PDF-1.4")
     upload(page, bad)
     page.wait_for_selector("#qa-articles table")
     assert "004_a8ed45d3df2df383" not in page.inner_text("#qa-articles")  # the samples by title, not hash file names
     page.wait_for_timeout(500)
+    page.locator("#qa-articles th button.qa-sort", has_text="Title").click()  # the sort mark too
+    page.wait_for_selector("#qa-articles th[aria-sort='ascending']")
     assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
     shot(page, "library", DESKTOP, theme)
+    open_reader(page, "US Secretary Blinken tells Herzog")
+    page.wait_for_timeout(500)
+    assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
+    shot(page, "reader", DESKTOP, theme)
 
 
 def test_an_answer_whose_article_was_replaced_marks_no_wrong_words(page, server, tmp_path):
@@ -831,6 +839,12 @@ def test_phone_layout(open_page, server, tmp_path, theme):
     page.wait_for_timeout(500)  # gradio's progress fading has ended
     assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
     shot(page, "library", PHONE, theme)
+    # The reader: on a phone it opens under the chat, scrolled into view.
+    open_reader(page, "Harbour council approves lighthouse repairs")
+    page.wait_for_timeout(500)
+    assert page.eval_on_selector("#qa-sources .qa-reader", "e => Math.abs(e.getBoundingClientRect().top) < 50")
+    assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
+    shot(page, "reader", PHONE, theme, full_page=False)
     server[0].remove(f"dated-{theme or 'light'}")
 
 
