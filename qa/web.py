@@ -21,6 +21,7 @@ import hashlib
 import html
 import inspect
 import itertools
+import json
 import logging
 import os
 import re
@@ -39,7 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, count_articles, site_of  # noqa: E402
-from qa.assistant import MAX_HISTORY  # noqa: E402
+from qa.assistant import MAX_HISTORY, MAX_QUESTION_CHARS  # noqa: E402
 from qa.emphasis import answer_spans  # noqa: E402
 from qa.retrieve import Filters  # noqa: E402
 from qa.llm import LLMSetupError, add_llm_arguments, llm_from_args, not_found_text  # noqa: E402
@@ -415,19 +416,22 @@ def reader_html(reading) -> str:
 
 
 def nearby_html(turn: dict) -> str:
-    """What a "Not found" offers instead: questions the library answers (a click asks one), and the
-    titles nearest to the question (a click puts one in the question box, to edit or send)."""
-    sections = []
-    for key, heading, kind, hint in [
-        ("questions", "Questions the library can answer", "qa-ask-now", "Ask this"),
-        ("nearby", "The library has articles near this", "", "Put this in the question box"),
-    ]:
-        if turn.get(key):
-            buttons = "".join(
-                f'<li><button type="button" class="qa-suggest {kind}" data-question="{esc(text)}" title="{hint}">{esc(text)}</button></li>'
-                for text in turn[key]
-            )
-            sections.append(f'<section class="qa-nearby qa-nearby-{key}"><div class="qa-section-title">{heading}</div><ul>{buttons}</ul></section>')
+    """What a "Not found" offers instead: questions the library answers, which app.js asks the server for
+    (``suggest_questions``: each is asked before it is offered, so they come a moment later, and the chat
+    stays free meanwhile; a click asks one), and the titles nearest to the question (a click puts one in
+    the question box, to edit or send)."""
+    asked = turn["answer"].get("resolved_question") or turn["question"]
+    filters = {"sources": [], "published_from": "", "published_to": "", **(turn.get("filters") or {})}
+    sections = [
+        f'<section class="qa-nearby qa-nearby-questions" data-question="{esc(asked)}" data-filters="{esc(json.dumps(filters))}" hidden>'
+        '<div class="qa-section-title">Questions the library can answer</div><ul></ul></section>'
+    ]
+    if turn.get("nearby"):
+        buttons = "".join(
+            f'<li><button type="button" class="qa-suggest" data-question="{esc(title)}" title="Put this in the question box">{esc(title)}</button></li>'
+            for title in turn["nearby"]
+        )
+        sections.append(f'<section class="qa-nearby qa-nearby-titles"><div class="qa-section-title">The library has articles near this</div><ul>{buttons}</ul></section>')
     return "".join(sections)
 
 
@@ -688,10 +692,6 @@ def build_app(assistant) -> gr.Blocks:
         turns.append(turn)
         index = len(turns) - 1
         yield "", chat_messages(turns), sources_html(assistant, turns, index), turns, index, filter_note(sources, start, end), copies_html(turns)
-        if answer.abstained:  # then questions it answers: each is asked first, so they come a moment later
-            turn["questions"] = assistant.nearby_questions(answer.resolved_question or question, sources=sources, published_from=start, published_to=end)
-            if turn["questions"]:
-                yield gr.skip(), gr.skip(), sources_html(assistant, turns, index), turns, *(gr.skip(),) * 3
 
     def on_example(evt: gr.SelectData, turns, sources, published_from, published_to):
         value = evt.value
@@ -719,6 +719,18 @@ def build_app(assistant) -> gr.Blocks:
         if not doc_id:
             return gr.skip(), gr.skip(), gr.skip()
         return reader_html(assistant.reading(str(doc_id))), None, gr.Tabs(selected="ask")
+
+    def suggest_questions(asked: dict) -> list[str]:
+        """For app.js, beside a "Not found": questions the library answers under the same filters
+        (``Assistant.nearby_questions``); none when anything is wrong with the request."""
+        try:
+            filters = asked.get("filters") or {}
+            sources, start, end = check_filters(filters.get("sources"), filters.get("published_from", ""), filters.get("published_to", ""))
+            question = str(asked.get("question") or "")[:MAX_QUESTION_CHARS]
+            return assistant.nearby_questions(question, sources=sources, published_from=start, published_to=end) if question else []
+        except Exception as exc:  # a suggestion is a courtesy: the "Not found" stands without it
+            log.warning("no questions suggested: %s", hide_paths(f"{type(exc).__name__}: {exc}"))
+            return []
 
     def on_clear():
         return [], EMPTY_SOURCES, [], None, "", ""
@@ -925,6 +937,7 @@ def build_app(assistant) -> gr.Blocks:
                             EMPTY_SOURCES,
                             elem_id="qa-sources",
                             js_on_load=(STATIC / "app.js").read_text(encoding="utf-8"),
+                            server_functions=[suggest_questions],
                             padding=False,
                         )
                         copies = gr.HTML("", elem_id="qa-copies", visible="hidden")  # each answer's Markdown and marker previews

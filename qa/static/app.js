@@ -8,8 +8,8 @@
 // * "Copy answer" (in the panel, and on each answer in the chat) puts the answer with its citations,
 //   as Markdown, on the clipboard; the chat's buttons read it from #qa-copies, one entry per turn.
 // * The Library's search box shows only the rows holding every word typed.
-// * A "Not found" offers questions the library answers (a click asks one) and nearby titles (a click
-//   puts one in the question box, to edit or send).
+// * A "Not found" offers questions the library answers, fetched from the server after it is shown
+//   (a click asks one), and nearby titles (a click puts one in the question box, to edit or send).
 // * A title in the Library opens that article in the reader (the panel's click event, with its doc id).
 // * The Library's column headers sort its rows (again: the other way); the order outlives a refresh.
 // * Files over the upload limit never reach the server (gradio's client refuses the whole batch, with
@@ -54,10 +54,30 @@ if (!window.__qaCiteNav) {
     if (box && !pendingReveal) box.scrollTop = 0;
     // The reader opens from the Library: once the Ask tab shows, bring the panel into view (on phones
     // it sits under the chat).
-    if (box && box.classList.contains('qa-reader')) setTimeout(() => {
-      const r = box.getBoundingClientRect();
-      if (r.top < 0 || r.top > window.innerHeight / 2) box.scrollIntoView({block: 'start'});
-    }, 100);
+    if (box && box.classList.contains('qa-reader')) {
+      let tries = 0;
+      const timer = setInterval(() => {
+        const reader = panel();  // looked up each time: showing the tab may render the panel anew
+        if (++tries > 40 || !reader || !reader.classList.contains('qa-reader')) return clearInterval(timer);
+        if (!reader.getClientRects().length) return;  // the Ask tab is not shown yet
+        clearInterval(timer);
+        const r = reader.getBoundingClientRect();
+        const phone = window.matchMedia('(max-width: 700px)').matches;  // app.css: one column
+        if (phone || r.top < 0 || r.top > window.innerHeight / 2) reader.scrollIntoView({block: 'start'});
+      }, 50);
+    }
+    const wanted = box && box.querySelector('.qa-nearby-questions[data-question]');
+    if (wanted) window.__qaSuggest({question: wanted.dataset.question, filters: JSON.parse(wanted.dataset.filters)}).then((questions) => {
+      if (!wanted.isConnected || !questions || !questions.length) return;  // another panel by now, or nothing to offer
+      wanted.querySelector('ul').replaceChildren(...questions.map((question) => {
+        const button = Object.assign(document.createElement('button'), {type: 'button', className: 'qa-suggest qa-ask-now', textContent: question, title: 'Ask this'});
+        button.dataset.question = question;
+        const li = document.createElement('li');
+        li.append(button);
+        return li;
+      }));
+      wanted.hidden = false;
+    }, () => {});
   };
   const copy = (button) => {
     // A chat button's word is its data-label (CSS shows it), so the bubble's own text stays the answer.
@@ -293,4 +313,5 @@ if (!window.__qaCiteNav) {
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label']});
 }
 window.__qaRead = (doc) => trigger('click', {doc_id: doc});
+window.__qaSuggest = (asked) => server.suggest_questions(asked);
 watch('value', () => window.__qaNewPanel());
