@@ -444,7 +444,7 @@ def copies_html(turns: list[dict]) -> str:
         if not answer.get("citations") or answer.get("abstained"):
             continue
         previews = "".join(
-            f'<p data-marker="{n}" data-text="{esc(c["text"])}" data-title="{esc(c.get("title") or c["doc_id"])}" '
+            f'<p data-marker="{n}" data-doc="{esc(c["doc_id"])}" data-text="{esc(c["text"])}" data-title="{esc(c.get("title") or c["doc_id"])}" '
             f'data-site="{esc(reader_source(c.get("source", "")))}" data-date="{esc(c.get("published") or "date unknown")}"></p>'
             for n, (c, *_) in _groups(answer)
         )

@@ -640,7 +640,7 @@ CONTRAST_JS = """(roots) => {
   }
   return failures;
 }"""
-APP_PARTS = ["#qa-header", "#qa-chat .message-content", "#qa-chat .qa-placeholder", "#qa-sources", "#qa-filter-note", "#qa-summary", "#qa-articles"]
+APP_PARTS = ["#qa-header", "#qa-chat .message-content", "#qa-chat .qa-cards", "#qa-chat .qa-placeholder", "#qa-sources", "#qa-filter-note", "#qa-summary", "#qa-articles"]
 
 
 @pytest.fixture
@@ -1230,3 +1230,21 @@ def test_not_found_offers_questions_the_library_answers_and_a_click_asks_one(pag
     assert page.locator(BOT).nth(1).inner_text().strip() == bubble_text(assistant.ask(offered[0], history=[absent]))
     assert page.locator(BOT).nth(1).inner_text().strip() != NOT_FOUND
     assert page.locator("#qa-chat [data-testid='user']").nth(1).inner_text().strip() == offered[0]
+
+
+def test_each_cited_answer_has_compact_source_cards_that_lead_to_the_source(page, server):
+    assistant, _, _ = server
+    first = ask(page, RAFAH)
+    ask(page, ABSENT)
+    ask(page, TEL_AVIV)
+    page.wait_for_timeout(300)
+    cards = [page.locator(BOT).nth(i).locator("a.qa-card") for i in range(3)]
+    assert [c.count() for c in cards] == [1, 0, 1]  # one per cited article; none on "Not found"
+    (cited,) = {c.title for c in assistant.ask(RAFAH).citations}
+    assert cards[0].get_attribute("data-n") == "1 2" and cards[0].get_attribute("data-label") == f"{cited} · file · date unknown"
+    assert cards[0].get_attribute("aria-label") == f"sources 1, 2: {cited} · file · date unknown"
+    assert page.locator(BOT).first.inner_text().strip() == first  # the cards add no words to the answer's text
+    assert page.evaluate(CONTRAST_JS, ["#qa-chat .qa-cards"]) == []
+    cards[0].click()  # the older answer's card: its sources, at its first span
+    page.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '0'")
+    page.wait_for_function("() => document.querySelector('#cite-1').classList.contains('qa-flash')")

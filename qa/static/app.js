@@ -12,6 +12,7 @@
 //   (a click asks one), and nearby titles (a click puts one in the question box, to edit or send).
 // * A title in the Library opens that article in the reader (the panel's click event, with its doc id).
 // * The Library's column headers sort its rows (again: the other way); the order outlives a refresh.
+// * Each cited answer gets compact source cards (one per article: its markers, title, site, date).
 // * Files over the upload limit never reach the server (gradio's client refuses the whole batch, with
 //   a toast): the upload summary says so, naming them, instead of still showing the previous batch.
 // * Chat messages get readable labels: gradio labels each one with its raw Markdown/HTML source.
@@ -260,18 +261,44 @@ if (!window.__qaCiteNav) {
     });
   };
   // A copy button on each cited answer (none while an answer is being written, or on "Not found").
+  // Under each cited answer, a compact card per article it cites (its markers, title, site, date), leading
+  // to its first cited span; the words are drawn from data attributes (app.css), so the bubble's own
+  // text stays the answer, as with the copy button.
+  const sourceCards = (source) => {
+    const cards = Object.assign(document.createElement('div'), {className: 'qa-cards'});
+    const byDoc = new Map();
+    source.querySelectorAll('[data-marker]').forEach((p) => {
+      if (!byDoc.has(p.dataset.doc)) byDoc.set(p.dataset.doc, {p, markers: []});
+      byDoc.get(p.dataset.doc).markers.push(p.dataset.marker);
+    });
+    byDoc.forEach(({p, markers}) => {
+      const card = Object.assign(document.createElement('a'), {className: 'qa-card', href: `#cite-${markers[0]}`});
+      card.dataset.n = markers.join(' ');
+      card.dataset.label = `${p.dataset.title} · ${p.dataset.site} · ${p.dataset.date}`;
+      card.setAttribute('aria-label', `source${markers.length > 1 ? 's' : ''} ${markers.join(', ')}: ${card.dataset.label}`);
+      card.title = card.dataset.label;
+      cards.append(card);
+    });
+    return cards;
+  };
   const addCopyButtons = () => {
     document.querySelectorAll("#qa-chat [data-testid='bot']").forEach((message, turn) => {
       const source = document.querySelector(`#qa-copies [data-turn="${turn}"]`);
       let button = message.querySelector('button.qa-copy');
-      if (!source || message.querySelector('.qa-writing')) { if (button) button.remove(); return; }
+      let cards = message.querySelector('.qa-cards');
+      if (!source || message.querySelector('.qa-writing')) { if (button) button.remove(); if (cards) cards.remove(); return; }
       if (!button) {
         button = Object.assign(document.createElement('button'), {type: 'button', className: 'qa-button qa-copy qa-copy-answer'});
         button.setAttribute('aria-label', 'Copy this answer with its citations as Markdown');
         button.dataset.label = 'Copy';
         message.appendChild(button);
       }
-      if (button.dataset.copy !== source.dataset.copy) button.dataset.copy = source.dataset.copy;
+      if (button.dataset.copy !== source.dataset.copy) {
+        button.dataset.copy = source.dataset.copy;
+        if (cards) cards.remove();
+        cards = null;
+      }
+      if (!cards) message.insertBefore(sourceCards(source), button);
     });
   };
   const filterLibrary = () => {
