@@ -714,11 +714,10 @@ def build_app(assistant) -> gr.Blocks:
     def on_read(evt: gr.EventData):
         """A title clicked in the Library: the article whole in the sources panel, on the Ask tab. No
         answer is selected then, so a click on any answer's [n] shows that answer's sources again."""
-        doc_id = getattr(evt, "_data", None) or {}
-        doc_id = doc_id.get("doc_id") if isinstance(doc_id, dict) else None
+        doc_id = str(evt._data.get("doc_id") or "") if isinstance(evt._data, dict) else ""
         if not doc_id:
             return gr.skip(), gr.skip(), gr.skip()
-        return reader_html(assistant.reading(str(doc_id))), None, gr.Tabs(selected="ask")
+        return reader_html(assistant.reading(doc_id)), None, gr.Tabs(selected="ask")
 
     def suggest_questions(asked: dict) -> list[str]:
         """For app.js, beside a "Not found": questions the library answers under the same filters
