@@ -372,6 +372,16 @@ def _load_file(path: Path) -> Iterator[Loaded]:
         yield Skipped(where, f"cannot read file ({exc.strerror or exc})")
 
 
+def count_articles(path: Union[str, os.PathLike]) -> int:
+    """How many items (articles, or skipped entries with their reasons) ``load_file`` yields for
+    ``path``: what an ingest's ``on_article`` progress counts to. Only a JSON or JSONL export is read
+    for it (one article per list item or line); any other file is one item."""
+    path = Path(path)
+    if path.suffix.lower() not in (".json", ".jsonl"):
+        return 1
+    return sum(1 for _ in load_file(path))
+
+
 def iter_files(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[Union[Path, Skipped]]:
     """Expand files and folders (recursively, in name order, hidden entries skipped).
 

@@ -7,16 +7,18 @@ import functools
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Union
 
 from index.articles import Article
 from index.embedder import Embedder, shared_embedder
-from index.ingest import ArticleProgress, IngestReport, Progress, ingest, rebuild
+from index.ingest import ArticleProgress, IngestReport, Progress, ingest, prepare, rebuild
+from index.sentences import Sentence
 from index.speakers import full_names
 from index.store import DEFAULT_WAIT, Damage, Store, StoreDamaged
 from qa.answer import Answer, Citation
-from qa.question import SAID, analyze, asked_parts, correct_names, followup_readings
+from qa.question import SAID, analyze, asked_parts, correct_names, followup_readings, said_question
 from qa.rerank import DEFAULT_PATH as DEFAULT_RERANKER, Reranker, candidate_text, shared_reranker
 from qa.retrieve import Filters, Retriever
 from qa.select import Tuning, order_for_reading, select
@@ -30,6 +32,30 @@ MAX_QUESTION_CHARS = 2000
 MAX_HISTORY = 20  # earlier questions of a conversation; the app sends its latest ones
 NOT_FOUND = not_found_text()  # the wording lives in prompts/abstain.txt
 log = logging.getLogger("qa.llm")
+
+
+@dataclass
+class Reading:
+    """An article as a reader sees it: its text and the sentences the index holds, in order, each with
+    its exact span (``article.text[s.start:s.end] == s.text``) and speaker. What lies outside every
+    sentence (page junk such as sign-up lines and comment forms, bare datelines, photo credits) is
+    never cited; ``parts`` tells it apart."""
+
+    article: Article
+    sentences: list[Sentence]
+
+    def parts(self) -> list[tuple[int, int, bool]]:
+        """The whole text as consecutive ``(start, end, indexed)`` pieces: each sentence (indexed) and
+        each stretch between sentences (not indexed; most are only the whitespace between them)."""
+        pieces, pos = [], 0
+        for sentence in self.sentences:
+            if sentence.start > pos:
+                pieces.append((pos, sentence.start, False))
+            pieces.append((sentence.start, sentence.end, True))
+            pos = sentence.end
+        if pos < len(self.article.text):
+            pieces.append((pos, len(self.article.text), False))
+        return pieces
 
 
 class Assistant:
@@ -141,6 +167,13 @@ class Assistant:
     def article(self, doc_id: str) -> Optional[Article]:
         return self.store.article(doc_id)
 
+    def reading(self, doc_id: str) -> Optional[Reading]:
+        """The article ``doc_id`` with its sentences as the index holds them, for reading it whole
+        (split again from the stored text, exactly as the ingest split it); None if it is not in
+        the library."""
+        article = self.article(doc_id)
+        return Reading(article, prepare(article)) if article is not None else None
+
     def articles(self) -> list[dict]:
         return sorted(self.store.article_list(), key=lambda m: (m.get("published", ""), m.get("title", "")))
 
@@ -169,6 +202,41 @@ class Assistant:
             if candidate.title and candidate.title not in titles:
                 titles.append(candidate.title)
         return titles[:limit]
+
+    def nearby_questions(
+        self,
+        question: str,
+        limit: int = 3,
+        sources: Optional[list[str]] = None,
+        published_from: str = "",
+        published_to: str = "",
+    ) -> list[str]:
+        """Questions the library answers, near ``question``: what a "Not found" can offer to ask instead.
+        Each is made from an attributed sentence nearest to ``question`` (``said_question``: its speaker
+        and a name its article's title shares, in the library's own words), and is asked under the same
+        filters before it is offered, so every one offered is answered. At most ``limit + 3`` are tried."""
+        filters = Filters(sources or [], published_from, published_to)
+        analysis = analyze(question)
+        offered: list[str] = []
+        tried: set[tuple[str, ...]] = set()
+        for candidate in self.retriever.candidates(analysis.text, analysis.terms, filters):
+            asked = said_question(candidate.sentence.speaker, candidate.sentence.text, candidate.title)
+            if not asked or asked.casefold() == question.strip().casefold():
+                continue
+            # One question per speaker and name ("US Secretary Blinken" is "Blinken"); no bare "What did X
+            # say?" once X has one about something.
+            speaker, _, topic = asked.removesuffix("?").partition(" say")
+            key = (speaker.split()[-1], topic.split()[-1] if topic else "")
+            if key in tried:
+                continue
+            if not key[1] and any(k[0] == key[0] for k in tried):
+                continue
+            tried.add(key)
+            if not self.ask(asked, sources=sources, published_from=published_from, published_to=published_to).abstained:
+                offered.append(asked)
+            if len(offered) == limit or len(tried) >= limit + 3:
+                break
+        return offered
 
     def ask_stream(
         self,

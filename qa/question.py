@@ -148,6 +148,22 @@ def correct_names(text: str, closest_name) -> str:
     return _WORD_AS_WRITTEN.sub(fix, text)
 
 
+def said_question(speaker: str, sentence: str, title: str) -> str:
+    """A question an attributed sentence answers, in the library's own words: "What did <speaker> say
+    about <name>?" with the first name of the sentence that its article's title also names (what the
+    article is about), else "What did <speaker> say?"; "" when the sentence has no speaker."""
+    if not speaker.strip():
+        return ""
+    own = set(words(speaker))
+    in_title = set(words(title)) - STOPWORDS
+    for name in _names(sentence):
+        name = re.sub(r"[’']s$", "", name)
+        named = set(words(name))
+        if not named & own and named & in_title:
+            return f"What did {speaker} say about {name}?"
+    return f"What did {speaker} say?"
+
+
 _THING_START = re.compile(r"\b(?:which|what)\s+", re.I)
 _AUXILIARY = frozenset("is are was were did does do has have had will would could can should may might must".split())
 

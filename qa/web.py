@@ -39,8 +39,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
-from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, site_of  # noqa: E402
-from qa.assistant import MAX_HISTORY  # noqa: E402
+from index.articles import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, count_articles, site_of  # noqa: E402
+from qa.assistant import MAX_HISTORY, MAX_QUESTION_CHARS  # noqa: E402
 from qa.emphasis import answer_spans  # noqa: E402
 from qa.retrieve import Filters  # noqa: E402
 from qa.llm import LLMSetupError, add_llm_arguments, llm_from_args, not_found_text  # noqa: E402
@@ -291,7 +291,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         return (
             f'<div class="qa-sources" data-turn="{index}">{header}'
             f'<div class="qa-notfound">{esc(answer.get("text") or NOT_FOUND)} No sentence in the library answers this '
-            f"question, so nothing is cited.</div>{nearby_html(turn.get('nearby'))}{back}</div>"
+            f"question, so nothing is cited.</div>{nearby_html(turn)}{back}</div>"
         )
 
     groups = _groups(answer)
@@ -333,10 +333,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         source = (article.source if article else first.get("source")) or ""
         published = (article.published if article else first.get("published")) or ""
         url = safe_url(article.url if article else first.get("url", ""))
-        meta = [f'<span title="{esc(shown_source(source))}">{esc(reader_source(source))}</span>']
-        meta.append(f"<span>{esc(published) if published else 'date unknown'}</span>")
-        if url:
-            meta.append(f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">open original ↗</a>')
+        meta = article_meta(source, published, url)
         markers = "".join(f'<a class="qa-chip small" href="#{esc(mid)}" aria-label="source {n}">{n}</a>' for _, _, n, mid in spans)
         changed = article is not None and any(article.text[c["start"] : c["end"]] != c["text"] for _, c in items)
         if article is not None and not changed:
@@ -354,7 +351,7 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
         articles.append(
             f'<article class="qa-article{" qa-changed" if changed else ""}" data-doc="{esc(doc_id)}"><header>'
             f'<div class="qa-article-title">{esc(title)}</div>'
-            f'<div class="qa-meta">{" · ".join(meta)}</div>'
+            f'<div class="qa-meta">{meta}</div>'
             f'<div class="qa-article-cites">Cited: {markers}</div>'
             f"</header>{body}</article>"
         )
@@ -373,24 +370,86 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
     )
 
 
-def nearby_html(titles) -> str:
-    """A "Not found" offers the titles nearest to the question; a click puts one in the question box."""
-    if not titles:
-        return ""
-    buttons = "".join(
-        f'<li><button type="button" class="qa-suggest" data-question="{esc(title)}" title="Ask about this">{esc(title)}</button></li>'
-        for title in titles
+def article_meta(source: str, published: str, url: str, *more: str) -> str:
+    """An article's header line: its site (a file's name is the tooltip), its date, ``more``, and a
+    link to the original when it has a web address."""
+    meta = [f'<span title="{esc(shown_source(source))}">{esc(reader_source(source))}</span>']
+    meta.append(f"<span>{esc(published) if published else 'date unknown'}</span>")
+    meta.extend(f"<span>{esc(m)}</span>" for m in more)
+    if safe_url(url):
+        meta.append(f'<a href="{esc(safe_url(url))}" target="_blank" rel="noopener noreferrer nofollow">open original ↗</a>')
+    return " · ".join(meta)
+
+
+def reader_html(reading) -> str:
+    """The sources panel as a reader: one article of the library whole (an ``Assistant.reading``).
+    What the index leaves out (page junk, bare datelines, photo credits: never cited) is muted."""
+    if reading is None:
+        return (
+            '<div class="qa-sources qa-reader" data-turn="reader"><div class="qa-notfound">'
+            "This article is no longer in the library.</div></div>"
+        )
+    article = reading.article
+    text, body, muted = article.text, [], 0
+    for start, end, indexed in reading.parts():
+        piece = text[start:end]
+        if indexed or not piece.strip():
+            body.append(esc(piece))
+        else:
+            muted += 1
+            body.append(f'<span class="qa-unindexed" title="Not indexed: answers never cite this">{esc(piece)}</span>')
+    count = len(reading.sentences)
+    note = (
+        f'<div class="qa-hint qa-reader-note">Greyed out: {muted} passage{"s" if muted != 1 else ""} the index leaves out '
+        "(page furniture, datelines, photo credits); answers never cite them.</div>"
+        if muted
+        else ""
     )
-    return f'<section class="qa-nearby"><div class="qa-section-title">The library has articles near this</div><ul>{buttons}</ul></section>'
+    return (
+        f'<div class="qa-sources qa-reader" data-turn="reader" data-doc="{esc(article.doc_id)}">'
+        f'<div class="qa-src-head"><div class="qa-src-toolbar"><span class="qa-label">Reading</span></div>{note}</div>'
+        f'<article class="qa-article" data-doc="{esc(article.doc_id)}"><header>'
+        f'<div class="qa-article-title">{esc(article.title or article.doc_id)}</div>'
+        f'<div class="qa-meta">{article_meta(article.source, article.published, article.url, f"{count} sentence" + ("s" if count != 1 else ""))}</div>'
+        f'</header><div class="qa-article-text">{"".join(body)}</div></article></div>'
+    )
+
+
+def nearby_html(turn: dict) -> str:
+    """What a "Not found" offers instead: questions the library answers, which app.js asks the server for
+    (``suggest_questions``: each is asked before it is offered, so they come a moment later, and the chat
+    stays free meanwhile; a click asks one), and the titles nearest to the question (a click puts one in
+    the question box, to edit or send)."""
+    asked = turn["answer"].get("resolved_question") or turn["question"]
+    filters = {"sources": [], "published_from": "", "published_to": "", **(turn.get("filters") or {})}
+    sections = [
+        f'<section class="qa-nearby qa-nearby-questions" data-question="{esc(asked)}" data-filters="{esc(json.dumps(filters))}" hidden>'
+        '<div class="qa-section-title">Questions the library can answer</div><ul></ul></section>'
+    ]
+    if turn.get("nearby"):
+        buttons = "".join(
+            f'<li><button type="button" class="qa-suggest" data-question="{esc(title)}" title="Put this in the question box">{esc(title)}</button></li>'
+            for title in turn["nearby"]
+        )
+        sections.append(f'<section class="qa-nearby qa-nearby-titles"><div class="qa-section-title">The library has articles near this</div><ul>{buttons}</ul></section>')
+    return "".join(sections)
 
 
 def copies_html(turns: list[dict]) -> str:
-    """Each cited answer's Markdown (``answer_copy_text``), read by the copy button app.js puts on its bubble."""
-    return "".join(
-        f'<div data-turn="{i}" data-copy="{esc(answer_copy_text(turn))}"></div>'
-        for i, turn in enumerate(turns)
-        if turn["answer"].get("citations") and not turn["answer"].get("abstained")
-    )
+    """What app.js reads for each cited answer in the chat: its Markdown (``answer_copy_text``) for its copy
+    button, and for each marker the cited sentence, its article's title, site and date for the marker's preview."""
+    entries = []
+    for i, turn in enumerate(turns):
+        answer = turn["answer"]
+        if not answer.get("citations") or answer.get("abstained"):
+            continue
+        previews = "".join(
+            f'<p data-marker="{n}" data-doc="{esc(c["doc_id"])}" data-text="{esc(c["text"])}" data-title="{esc(c.get("title") or c["doc_id"])}" '
+            f'data-site="{esc(reader_source(c.get("source", "")))}" data-date="{esc(c.get("published") or "date unknown")}"></p>'
+            for n, (c, *_) in _groups(answer)
+        )
+        entries.append(f'<div data-turn="{i}" data-copy="{esc(answer_copy_text(turn))}">{previews}</div>')
+    return "".join(entries)
 
 
 def filter_note(sources=(), published_from: str = "", published_to: str = "", error: str = "") -> str:
@@ -444,24 +503,33 @@ def describe_filters(sources=(), published_from: str = "", published_to: str = "
 
 
 def library_table(rows: list[dict]) -> str:
+    """The Library's rows. Each cell's data-sort is what its column sorts by (app.js sorts in the
+    browser: no request per click); an undated article has none, so it comes last either way."""
     if not rows:
         return '<div class="qa-table-empty">The library is empty. Upload articles to start.</div>'
     body = []
     for row in rows:
         url = safe_url(row.get("url", ""))
-        title = esc(row.get("title") or row["doc_id"])
+        name = row.get("title") or row["doc_id"]
+        source = row.get("source", "")
+        # The title opens the article in the reader (app.js); the original, if online, is a link beside it.
+        title = f'<button type="button" class="qa-read" data-doc="{esc(row["doc_id"])}" title="Read this article">{esc(name)}</button>'
         if url:
-            title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{title}</a>'
+            title += f' <a class="qa-original" href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow" aria-label="open the original" title="open the original">↗</a>'
         body.append(
-            f"<tr><td class='qa-col-title' title='{esc(shown_source(row.get('source', '')))}'>{title}</td>"
-            f"<td class='qa-col-source' title='{esc(shown_source(row.get('source', '')))}'>{esc(reader_source(row.get('source', '')))}</td>"
-            f"<td class='qa-nowrap'>{esc(row.get('published') or '—')}</td>"
-            f"<td class='qa-num'>{esc(row.get('sentences', ''))}</td>"
+            f"<tr><td class='qa-col-title' title='{esc(shown_source(source))}' data-sort='{esc(name.casefold())}'>{title}</td>"
+            f"<td class='qa-col-source' title='{esc(shown_source(source))}' data-sort='{esc((reader_source(source) + ' ' + name).casefold())}'>{esc(reader_source(source))}</td>"
+            f"<td class='qa-nowrap' data-sort='{esc(row.get('published') or '')}'>{esc(row.get('published') or '—')}</td>"
+            f"<td class='qa-num' data-sort='{int(row.get('sentences') or 0)}'>{esc(row.get('sentences', ''))}</td>"
             f"<td class='qa-col-id'><code>{esc(row['doc_id'])}</code></td></tr>"
         )
+    head = "".join(
+        f'<th data-sort-key="{key}" aria-sort="none"{attrs}><button type="button" class="qa-sort" title="Sort by {label.lower()}">{label}</button></th>'
+        for key, label, attrs in [("title", "Title", ""), ("source", "Source", ' class="qa-col-source"'), ("published", "Published", ""), ("sentences", "Sentences", ' class="qa-num"')]
+    )
     return (
-        '<div class="qa-table-wrap"><table class="qa-table"><thead><tr><th>Title</th><th class="qa-col-source">Source</th><th>Published</th>'
-        f'<th class="qa-num">Sentences</th><th class="qa-col-id">Doc id</th></tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+        f'<div class="qa-table-wrap"><table class="qa-table"><thead><tr>{head}<th class="qa-col-id">Doc id</th></tr></thead>'
+        f'<tbody>{"".join(body)}</tbody></table></div>'
     )
 
 
@@ -523,21 +591,6 @@ def upload_dir_for(assistant) -> Path:
         target = Path(tempfile.gettempdir()) / f"qa-uploads-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
     return target.resolve()
-
-
-def count_articles(path: Path) -> int:
-    """How many articles a file holds, cheaply, for the progress line: a JSONL line or a JSON list item
-    each, any other file one. A file that cannot be read counts one (the ingest reports why)."""
-    try:
-        if path.suffix.lower() == ".jsonl":
-            with path.open("rb") as handle:
-                return max(1, sum(1 for line in handle if line.strip()))
-        if path.suffix.lower() == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return max(1, len(data)) if isinstance(data, list) else 1
-    except (OSError, ValueError):
-        pass
-    return 1
 
 
 def _upload_paths(files) -> list[tuple[str, str]]:
@@ -656,6 +709,27 @@ def build_app(assistant) -> gr.Blocks:
         if turn == selected or not (0 <= turn < len(turns or [])):
             return gr.skip(), gr.skip()
         return sources_html(assistant, turns, turn), turn
+
+    @user_errors
+    def on_read(evt: gr.EventData):
+        """A title clicked in the Library: the article whole in the sources panel, on the Ask tab. No
+        answer is selected then, so a click on any answer's [n] shows that answer's sources again."""
+        doc_id = str(evt._data.get("doc_id") or "") if isinstance(evt._data, dict) else ""
+        if not doc_id:
+            return gr.skip(), gr.skip(), gr.skip()
+        return reader_html(assistant.reading(doc_id)), None, gr.Tabs(selected="ask")
+
+    def suggest_questions(asked: dict) -> list[str]:
+        """For app.js, beside a "Not found": questions the library answers under the same filters
+        (``Assistant.nearby_questions``); none when anything is wrong with the request."""
+        try:
+            filters = asked.get("filters") or {}
+            sources, start, end = check_filters(filters.get("sources"), filters.get("published_from", ""), filters.get("published_to", ""))
+            question = str(asked.get("question") or "")[:MAX_QUESTION_CHARS]
+            return assistant.nearby_questions(question, sources=sources, published_from=start, published_to=end) if question else []
+        except Exception as exc:  # a suggestion is a courtesy: the "Not found" stands without it
+            log.warning("no questions suggested: %s", hide_paths(f"{type(exc).__name__}: {exc}"))
+            return []
 
     def on_clear():
         return [], EMPTY_SOURCES, [], None, "", ""
@@ -794,7 +868,7 @@ def build_app(assistant) -> gr.Blocks:
         selected = gr.State(None)
         generation = gr.State(None)  # the library generation this tab shows
         header = gr.HTML(HEADER.format(stats=esc(_stats(rows)), subtitle=subtitle), elem_id="qa-header")
-        with gr.Tabs(elem_id="qa-tabs"):
+        with gr.Tabs(elem_id="qa-tabs") as tabs:
             with gr.Tab("Ask", id="ask", elem_id="qa-tab-ask"):
                 with gr.Row(equal_height=False, elem_id="qa-main"):
                     with gr.Column(scale=5, min_width=380, elem_id="qa-left"):
@@ -862,9 +936,10 @@ def build_app(assistant) -> gr.Blocks:
                             EMPTY_SOURCES,
                             elem_id="qa-sources",
                             js_on_load=(STATIC / "app.js").read_text(encoding="utf-8"),
+                            server_functions=[suggest_questions],
                             padding=False,
                         )
-                        copies = gr.HTML("", elem_id="qa-copies", visible="hidden")  # each answer's Markdown, for its copy button
+                        copies = gr.HTML("", elem_id="qa-copies", visible="hidden")  # each answer's Markdown and marker previews
             with gr.Tab("Library", id="library", elem_id="qa-tab-library"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=4, min_width=320):
@@ -881,7 +956,8 @@ def build_app(assistant) -> gr.Blocks:
                             elem_id="qa-upload",
                             height=160,
                         )
-                        summary = gr.HTML("", elem_id="qa-summary")
+                        # An empty summary to start with: app.js replaces it when the browser refuses a file.
+                        summary = gr.HTML('<div class="qa-summary" data-run="0"></div>', elem_id="qa-summary")
                         gr.HTML(
                             "<div class='qa-section-title' style='margin-top:18px'>Remove an article</div>"
                             "<div class='qa-hint'>Choose an article (type to search by title or doc id).</div>"
@@ -921,6 +997,8 @@ def build_app(assistant) -> gr.Blocks:
         # No progress over the panel: a click on a marker must not dim the span it reveals.
         chatbot.select(on_select, [turns, selected], [sources_panel, selected], api_visibility="private", show_progress="hidden")
         # The chatbot's own clear (trash) button starts a new conversation: no history, no sources.
+        # app.js triggers the panel's click with the doc id of a title clicked in the Library.
+        sources_panel.click(on_read, None, [sources_panel, selected, tabs], api_visibility="private", show_progress="hidden")
         chatbot.clear(on_clear, None, [chatbot, sources_panel, turns, selected, question, copies], api_visibility="private")
         for box in filter_inputs:
             box.change(on_filters, filter_inputs, filter_line, api_visibility="private", show_progress="hidden")

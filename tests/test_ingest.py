@@ -478,3 +478,20 @@ def test_progress_on_nothing_to_read_still_finishes(fresh_assistant, tmp_path):
     report = fresh_assistant.ingest([empty], progress=lambda d, t: calls.append((d, t)))
     assert calls[-1][0] == calls[-1][1]
     assert report.counts()["skipped"] == 1 and "no article files" in str(report.skipped[0])
+
+
+def test_count_articles_is_what_the_ingest_counts_to(fresh_assistant, tmp_path):
+    # The upload's progress bar is sized by it before the ingest starts: it must end where on_article ends.
+    lines = [json.dumps({"id": f"count-{i}", "text": f"The council met on day {i} to discuss the harbour budget."}) for i in range(5)]
+    write(tmp_path / "wire.jsonl", "\n".join(lines[:2] + ["", "{not json"] + lines[2:]) + "\n")
+    write(tmp_path / "list.json", json.dumps([{"id": "list-1", "text": TRAINS}, {"id": "list-2"}, {"id": "list-3", "text": "A third."}]))
+    write(tmp_path / "one.json", json.dumps({"id": "one", "text": "One article alone, read from an object."}))
+    write(tmp_path / "bridge.txt", BRIDGE)
+    write(tmp_path / "bad.json", "{not json")
+    write(tmp_path / "table.csv", "a,b\n")
+    from index.articles import count_articles
+
+    for name, expected in [("wire.jsonl", 6), ("list.json", 3), ("one.json", 1), ("bridge.txt", 1), ("bad.json", 1), ("table.csv", 1)]:
+        done = []
+        fresh_assistant.ingest([tmp_path / name], on_article=lambda n, title: done.append(n))
+        assert count_articles(tmp_path / name) == expected == done[-1], name

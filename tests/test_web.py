@@ -325,18 +325,30 @@ def test_uploads_of_other_types_or_too_large_are_refused(page, server, tmp_path)
     import httpx
 
     assistant, url, _ = server
+    # A batch before: its summary must not stay on screen when the next file is refused.
+    earlier = tmp_path / "earlier batch.txt"
+    earlier.write_text("Earlier batch note\n\nThe earlier batch held one short note about the harbour.\n", encoding="utf-8")
+    assert upload(page, earlier) == "1 added, 0 unchanged, 0 replaced, 0 skipped"
+    assistant.remove(next(a["doc_id"] for a in assistant.articles() if a["title"] == "Earlier batch note"))
     count = len(assistant.articles())
-    page.get_by_role("tab", name="Library").click()
     big = tmp_path / "big.txt"
     big.write_bytes(b"word " * (9 * 2**20 // 5))
-    page.set_input_files("#qa-upload input[type=file]", [str(big)])
+    small = tmp_path / "small.txt"
+    small.write_text("Small note\n\nA small note that came with the big file.\n", encoding="utf-8")
+    page.set_input_files("#qa-upload input[type=file]", [str(small), str(big)])
     page.wait_for_selector(".toast-message-text:has-text('maximum allowed size')")
+    # The browser sends nothing of the batch; the summary names the refused file and what was not sent.
+    page.wait_for_selector("#qa-summary .qa-refused")
+    refused = page.inner_text("#qa-summary")
+    assert "Earlier batch note" not in refused
+    assert "big.txt: file is 9.0 MB, over the 8 MB limit" in refused and "small.txt: not sent" in refused
+    assert page.get_attribute("#qa-summary .qa-summary-line", "data-summary") == "nothing uploaded, 1 refused"
+    assert page.evaluate(CONTRAST_JS, ["#qa-summary"]) == []
     # The server refuses it too, whatever the browser does.
     with big.open("rb") as handle:
         response = httpx.post(url + "gradio_api/upload", files=[("files", ("big.txt", handle, "text/plain"))], timeout=30)
     assert response.status_code == 413
     assert len(assistant.articles()) == count
-    assert page.locator("#qa-summary .qa-summary-line").count() == 0
     # Other types reach the server, which names them in the summary (a toast alone left the
     # previous batch's summary on screen).
     files = []
@@ -628,7 +640,7 @@ CONTRAST_JS = """(roots) => {
   }
   return failures;
 }"""
-APP_PARTS = ["#qa-header", "#qa-chat .message-content", "#qa-chat .qa-placeholder", "#qa-sources", "#qa-filter-note", "#qa-summary", "#qa-articles"]
+APP_PARTS = ["#qa-header", "#qa-chat .message-content", "#qa-chat .qa-cards", "#qa-chat .qa-placeholder", "#qa-sources", "#qa-filter-note", "#qa-summary", "#qa-articles"]
 
 
 @pytest.fixture
@@ -652,9 +664,9 @@ def open_page(browser, server):
         context.close()
 
 
-def shot(page, name: str, size, theme: str) -> None:
+def shot(page, name: str, size, theme: str, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}-{size[0]}x{size[1]}-{theme or 'light'}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{size[0]}x{size[1]}-{theme or 'light'}.png"), full_page=full_page)
 
 
 def text_lines(page, selector: str) -> list[int]:
@@ -673,7 +685,7 @@ def fits_in_viewport(page, selector: str) -> bool:
 
 
 @pytest.mark.parametrize("theme", ["", "dark"])
-def test_every_colour_the_app_sets_reaches_aa_contrast(open_page, tmp_path, theme):
+def test_every_colour_the_app_sets_reaches_aa_contrast(open_page, server, tmp_path, theme):
     page = open_page(DESKTOP, theme)
     assert page.evaluate("document.body.classList.contains('dark')") == (theme == "dark")
     ask(page, RAFAH)
@@ -687,18 +699,26 @@ def test_every_colour_the_app_sets_reaches_aa_contrast(open_page, tmp_path, them
     # The flash itself, mid-animation.
     page.locator(f"{BOT} a.qa-marker", has_text="[2]").click()
     assert page.evaluate(CONTRAST_JS, ["#qa-sources mark.qa-flash"]) == []
-    # Not found, with the filters named; the upload summary; the library.
+    # Not found, with the filters named and questions to ask instead; the upload summary; the library; the reader.
     ask(page, ABSENT)
+    page.wait_for_selector("#qa-sources .qa-nearby-questions")
     page.wait_for_timeout(500)  # gradio's progress fading has ended
     assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
+    shot(page, "notfound", DESKTOP, theme)
     bad = tmp_path / "report.pdf"
     bad.write_bytes(b"%PDF-1.4")
     upload(page, bad)
     page.wait_for_selector("#qa-articles table")
     assert "004_a8ed45d3df2df383" not in page.inner_text("#qa-articles")  # the samples by title, not hash file names
     page.wait_for_timeout(500)
+    page.locator("#qa-articles th button.qa-sort", has_text="Title").click()  # the sort mark too
+    page.wait_for_selector("#qa-articles th[aria-sort='ascending']")
     assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
     shot(page, "library", DESKTOP, theme)
+    open_reader(page, sample_title(server[0], "US Secretary Blinken tells Herzog"))
+    page.wait_for_timeout(500)
+    assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
+    shot(page, "reader", DESKTOP, theme)
 
 
 def test_an_answer_whose_article_was_replaced_marks_no_wrong_words(page, server, tmp_path):
@@ -819,6 +839,12 @@ def test_phone_layout(open_page, server, tmp_path, theme):
     page.wait_for_timeout(500)  # gradio's progress fading has ended
     assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
     shot(page, "library", PHONE, theme)
+    # The reader: on a phone it opens under the chat, scrolled into view.
+    open_reader(page, "Harbour council approves lighthouse repairs before the winter storms")
+    page.wait_for_timeout(500)
+    assert page.eval_on_selector("#qa-sources .qa-reader", "e => { const top = e.getBoundingClientRect().top; return top >= 0 && top < innerHeight / 3; }")
+    assert page.evaluate(CONTRAST_JS, APP_PARTS) == []
+    shot(page, "reader", PHONE, theme, full_page=False)
     server[0].remove(f"dated-{theme or 'light'}")
 
 
@@ -967,12 +993,12 @@ def test_each_answer_in_the_chat_has_its_own_copy_button(open_page, server):
 def test_not_found_offers_the_nearest_titles_of_the_library(page, server):
     assistant, _, _ = server
     assert ask(page, ABSENT) == NOT_FOUND
-    offered = page.locator("#qa-sources .qa-nearby button.qa-suggest").all_inner_texts()
+    offered = page.locator("#qa-sources .qa-nearby-titles button.qa-suggest").all_inner_texts()
     titles = [a["title"] for a in assistant.articles()]
     assert 1 <= len(offered) <= 3 and set(offered) <= set(titles)  # the library's own titles, no new words
     assert offered == assistant.nearby_titles(ABSENT)
     assert any("Blinken" in title for title in offered)
-    page.locator("#qa-sources button.qa-suggest").first.click()
+    page.locator("#qa-sources .qa-nearby-titles button.qa-suggest").first.click()
     assert page.input_value("#qa-question textarea") == offered[0]  # ready to send or edit
 
 
@@ -1022,3 +1048,203 @@ def test_no_console_warnings_on_upload_nor_on_the_api_page(page, server, tmp_pat
     page.wait_for_selector("text=Accepts 5 parameters")
     page.wait_for_timeout(1000)
     assert problems == []
+
+
+# --- the reader, library sorting, citation previews, a "Not found" that helps (issue 16) -----------
+
+LIGHTHOUSE = {
+    "id": "brindlemoor-lighthouse",
+    "title": "Harbour council approves lighthouse repairs",
+    "url": "https://www.harbour-news.example/lighthouse",
+    "published": "2024-10-12",
+    "text": (
+        "Harbour council approves lighthouse repairs\n\n"
+        "BRINDLEMOOR —\n"
+        "The Brindlemoor harbour council voted on Monday to repair the old lighthouse before the winter storms.\n"
+        "Sign up for our newsletter to get harbour updates in your inbox.\n"
+        "Council clerk Mara Quill said the repairs would cost 40,000 pounds and finish in November.\n"
+    ),
+}
+
+
+def open_reader(page, title: str) -> None:
+    """Click the article titled ``title`` (in full) in the Library; wait for the reader on the Ask tab."""
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#qa-articles button.qa-read").filter(has_text=re.compile(f"^{re.escape(title)}$")).click()
+    page.wait_for_function("(title) => (document.querySelector('#qa-sources .qa-reader .qa-article-title') || {}).textContent === title", arg=title)
+    page.wait_for_selector("#qa-question textarea", state="visible")  # the Ask tab is shown
+
+
+def sample_title(assistant, start: str) -> str:
+    return next(a["title"] for a in assistant.articles() if a["title"].startswith(start))
+
+
+def test_a_library_title_opens_the_article_in_the_reader_and_citations_still_work(page, server, tmp_path):
+    assistant, _, _ = server
+    export = tmp_path / "lighthouse.json"
+    export.write_text(json.dumps(LIGHTHOUSE), encoding="utf-8")
+    upload(page, export)
+    open_reader(page, LIGHTHOUSE["title"])
+    reading = assistant.reading(LIGHTHOUSE["id"])
+    text = LIGHTHOUSE["text"]
+    # The whole text, unaltered; what the index leaves out (the dateline, the sign-up line) greyed out.
+    assert page.eval_on_selector("#qa-sources .qa-reader .qa-article-text", "e => e.textContent") == text
+    muted = page.eval_on_selector_all("#qa-sources .qa-unindexed", "els => els.map(e => e.textContent.trim())")
+    assert muted == ["BRINDLEMOOR —", "Sign up for our newsletter to get harbour updates in your inbox."]
+    assert muted == [text[s:e].strip() for s, e, indexed in reading.parts() if not indexed and text[s:e].strip()]
+    header = page.inner_text("#qa-sources .qa-reader .qa-article header")
+    assert f"harbour-news.example · 2024-10-12 · {len(reading.sentences)} sentences · open original" in header
+    assert page.get_attribute("#qa-sources .qa-reader header a", "href") == LIGHTHOUSE["url"]
+    assert page.evaluate(CONTRAST_JS, ["#qa-sources"]) == []
+
+    # An article from a file (no URL, no date) reads the same way.
+    open_reader(page, sample_title(assistant, "US Secretary Blinken tells Herzog"))
+    assert "file · date unknown" in page.inner_text("#qa-sources .qa-reader header")
+    sample = next(a for a in assistant.articles() if a["title"].startswith("US Secretary Blinken tells Herzog"))
+    assert page.eval_on_selector("#qa-sources .qa-article-text", "e => e.textContent") == assistant.article(sample["doc_id"]).text
+
+    # After reading, an answer's citations still lead to their spans, the latest answer's too.
+    ask(page, RAFAH)
+    open_reader(page, LIGHTHOUSE["title"])
+    page.locator(f"{BOT} a.qa-marker", has_text="[2]").click()
+    page.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '0'")
+    page.wait_for_function("() => document.querySelector('#cite-2').classList.contains('qa-flash')")
+    assert sorted(mark_texts(page)) == sorted(RAFAH_SENTENCES)
+    assistant.remove(LIGHTHOUSE["id"])
+
+
+
+def test_library_rows_sort_by_title_source_date_and_sentences(page, server, tmp_path):
+    assistant, _, _ = server
+
+    def story(doc_id, title, published, lines, site):
+        text = title + "\n\n" + "\n".join(f"The {doc_id} committee met for session {k} on the harbour budget." for k in range(lines))
+        return {"id": doc_id, "title": title, "published": published, "text": text, "url": f"https://{site}/{doc_id}"}
+
+    stories = [
+        story("sort-a", "Alder bridge reopens", "2024-03-01", 9, "zeta.example"),
+        story("sort-b", "beacon lights return", "2023-12-24", 1, "alpha.example"),
+        story("sort-c", "Cobble market moves", "", 2, "mid.example"),
+    ]
+    export = tmp_path / "sorting.json"
+    export.write_text(json.dumps(stories), encoding="utf-8")
+    upload(page, export)
+    counts = {a["title"]: a["sentences"] for a in assistant.articles() if a["doc_id"].startswith("sort-")}
+    assert counts == {"Alder bridge reopens": 10, "beacon lights return": 2, "Cobble market moves": 3}
+    ours = set(counts)
+    order = f"() => [...document.querySelectorAll('#qa-articles tbody button.qa-read')].map(b => b.textContent).filter(t => {json.dumps(sorted(ours))}.includes(t))"
+
+    def sort_by(label, expected):
+        page.locator("#qa-articles th button.qa-sort", has_text=label).click()
+        page.wait_for_function(f"(expected) => JSON.stringify(({order})()) === JSON.stringify(expected)", arg=expected)
+
+    # Case does not matter; a second click reverses; undated articles come last both ways; counts sort as numbers.
+    sort_by("Title", ["Alder bridge reopens", "beacon lights return", "Cobble market moves"])
+    assert page.get_attribute("#qa-articles th[data-sort-key='title']", "aria-sort") == "ascending"
+    sort_by("Title", ["Cobble market moves", "beacon lights return", "Alder bridge reopens"])
+    assert page.get_attribute("#qa-articles th[data-sort-key='title']", "aria-sort") == "descending"
+    sort_by("Source", ["beacon lights return", "Cobble market moves", "Alder bridge reopens"])
+    sort_by("Published", ["beacon lights return", "Alder bridge reopens", "Cobble market moves"])
+    sort_by("Published", ["Alder bridge reopens", "beacon lights return", "Cobble market moves"])
+    dates = page.eval_on_selector_all("#qa-articles tbody td.qa-nowrap", "els => els.map(e => e.textContent)")
+    assert dates[-1] == "—" and dates == sorted([d for d in dates if d != "—"], reverse=True) + ["—"] * dates.count("—")
+    sort_by("Sentences", ["beacon lights return", "Cobble market moves", "Alder bridge reopens"])
+    sort_by("Sentences", ["Alder bridge reopens", "Cobble market moves", "beacon lights return"])
+    # The order outlives a refresh of the table (an upload here, or another tab's).
+    note = tmp_path / "sort-note.txt"
+    note.write_text("Zinc mine closes\n\nThe Zinc mine closed.\n", encoding="utf-8")
+    upload(page, note)
+    page.wait_for_selector("#qa-articles button.qa-read:has-text('Zinc mine closes')")
+    assert page.evaluate(order) == ["Alder bridge reopens", "Cobble market moves", "beacon lights return"]
+    assert page.get_attribute("#qa-articles th[data-sort-key='sentences']", "aria-sort") == "descending"
+    for doc_id in ("sort-a", "sort-b", "sort-c"):
+        assistant.remove(doc_id)
+    assistant.remove(next(a["doc_id"] for a in assistant.articles() if a["title"] == "Zinc mine closes"))
+
+
+def preview_of(page) -> str:
+    page.wait_for_selector("#qa-preview:not([hidden])")
+    return page.inner_text("#qa-preview")
+
+
+@pytest.mark.parametrize("theme", ["", "dark"])
+def test_a_marker_previews_its_source_on_hover_focus_and_first_tap(open_page, browser, server, theme):
+    assistant, url, _ = server
+    expected = {c.marker: c for c in assistant.ask(RAFAH).citations}
+    page = open_page(DESKTOP, theme)
+    ask(page, RAFAH)
+    markers = page.locator(f"{BOT} a.qa-marker")
+    # Hover: the cited sentence, its article's title, site and date.
+    markers.nth(0).hover()
+    shown = preview_of(page)
+    assert RAFAH_SENTENCES[0] in shown and f"{expected[1].title} · file · date unknown" in shown
+    assert page.evaluate(CONTRAST_JS, ["#qa-preview"]) == []
+    assert page.get_attribute(f"{BOT} a.qa-marker >> nth=0", "aria-describedby") == "qa-preview"
+    page.mouse.move(5, 5)
+    page.wait_for_selector("#qa-preview", state="hidden")
+    # Keyboard: Tab from the first marker to the second previews the second; Escape closes it.
+    markers.nth(0).focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "[2]"
+    assert RAFAH_SENTENCES[1] in preview_of(page)
+    shot(page, "preview", DESKTOP, theme, full_page=False)  # as seen: a full page would resize the window
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#qa-preview", state="hidden")
+
+    # Touch: the first tap previews and stays put, a second tap on it goes to the source.
+    context = browser.new_context(viewport={"width": PHONE[0], "height": PHONE[1]}, has_touch=True, is_mobile=True)
+    phone = context.new_page()
+    try:
+        phone.set_default_timeout(30_000)
+        phone.goto(url + ("?__theme=dark" if theme == "dark" else ""))
+        phone.wait_for_selector("#qa-question textarea")
+        ask(phone, RAFAH)
+        ask(phone, TEL_AVIV)
+        first = phone.locator(BOT).first.locator("a.qa-marker", has_text="[2]")
+        first.tap()
+        assert RAFAH_SENTENCES[1] in preview_of(phone) and "Tap again" in phone.inner_text("#qa-preview")
+        phone.wait_for_timeout(500)
+        assert phone.get_attribute("#qa-sources .qa-sources", "data-turn") == "1"  # not yet: the older answer is not selected
+        assert phone.evaluate(CONTRAST_JS, ["#qa-preview"]) == []
+        shot(phone, "preview", PHONE, theme, full_page=False)
+        first.tap()
+        phone.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '0'")
+        phone.wait_for_function("() => document.querySelector('#cite-2').classList.contains('qa-flash')")
+        phone.wait_for_selector("#qa-preview", state="hidden")
+    finally:
+        context.close()
+
+
+def test_not_found_offers_questions_the_library_answers_and_a_click_asks_one(page, server):
+    assistant, _, _ = server
+    absent = "What did Zelensky say about Crimea?"
+    assert ask(page, absent) == NOT_FOUND
+    page.wait_for_selector("#qa-sources .qa-nearby-questions button.qa-suggest")
+    offered = page.locator("#qa-sources .qa-nearby-questions button.qa-suggest").all_inner_texts()
+    assert offered == assistant.nearby_questions(absent) and 1 <= len(offered) <= 3
+    assert page.locator("#qa-sources .qa-nearby-titles button.qa-suggest").count() >= 1  # the titles stay too
+    assert page.evaluate(CONTRAST_JS, ["#qa-sources"]) == []
+    # A click asks it: a new answer, not "Not found".
+    page.locator("#qa-sources .qa-nearby-questions button.qa-suggest").first.click()
+    page.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '1'")
+    assert page.locator(BOT).nth(1).inner_text().strip() == bubble_text(assistant.ask(offered[0], history=[absent]))
+    assert page.locator(BOT).nth(1).inner_text().strip() != NOT_FOUND
+    assert page.locator("#qa-chat [data-testid='user']").nth(1).inner_text().strip() == offered[0]
+
+
+def test_each_cited_answer_has_compact_source_cards_that_lead_to_the_source(page, server):
+    assistant, _, _ = server
+    first = ask(page, RAFAH)
+    ask(page, ABSENT)
+    ask(page, TEL_AVIV)
+    page.wait_for_timeout(300)
+    cards = [page.locator(BOT).nth(i).locator("a.qa-card") for i in range(3)]
+    assert [c.count() for c in cards] == [1, 0, 1]  # one per cited article; none on "Not found"
+    (cited,) = {c.title for c in assistant.ask(RAFAH).citations}
+    assert cards[0].get_attribute("data-n") == "1 2" and cards[0].get_attribute("data-label") == f"{cited} · file · date unknown"
+    assert cards[0].get_attribute("aria-label") == f"sources 1, 2: {cited} · file · date unknown"
+    assert page.locator(BOT).first.inner_text().strip() == first  # the cards add no words to the answer's text
+    assert page.evaluate(CONTRAST_JS, ["#qa-chat .qa-cards"]) == []
+    cards[0].click()  # the older answer's card: its sources, at its first span
+    page.wait_for_function("() => document.querySelector('#qa-sources .qa-sources').dataset.turn === '0'")
+    page.wait_for_function("() => document.querySelector('#cite-1').classList.contains('qa-flash')")

@@ -1,0 +1,63 @@
+"""``qa.Assistant``'s reader-facing methods (what the app shows besides answers), on a real store."""
+
+from __future__ import annotations
+
+import json
+
+
+ARTICLE = {
+    "id": "brindlemoor-lighthouse",
+    "title": "Harbour council approves lighthouse repairs",
+    "text": (
+        "Harbour council approves lighthouse repairs\n\n"
+        "BRINDLEMOOR —\n"
+        "The Brindlemoor harbour council voted on Monday to repair the old lighthouse before the winter storms.\n"
+        "Sign up for our newsletter to get harbour updates in your inbox.\n"
+        "Council clerk Mara Quill said the repairs would cost 40,000 pounds and finish in November.\n"
+    ),
+}
+
+
+def test_reading_gives_the_whole_text_and_tells_what_the_index_leaves_out(fresh_assistant, tmp_path):
+    export = tmp_path / "lighthouse.json"
+    export.write_text(json.dumps(ARTICLE), encoding="utf-8")
+    fresh_assistant.ingest([export])
+    reading = fresh_assistant.reading(ARTICLE["id"])
+    text = reading.article.text
+    assert text == ARTICLE["text"]
+    parts = reading.parts()
+    # Consecutive pieces covering the whole text; the indexed ones are exactly the sentences.
+    assert parts[0][0] == 0 and parts[-1][1] == len(text)
+    assert all(end == next_start for (_, end, _), (next_start, _, _) in zip(parts, parts[1:]))
+    assert [(s, e) for s, e, indexed in parts if indexed] == [(s.start, s.end) for s in reading.sentences]
+    assert all(text[s.start : s.end] == s.text for s in reading.sentences)
+    # As many sentences as the library lists for it; the dateline and the sign-up line are left out.
+    assert len(reading.sentences) == fresh_assistant.articles()[0]["sentences"] == 3
+    left_out = [text[s:e].strip() for s, e, indexed in parts if not indexed and text[s:e].strip()]
+    assert left_out == ["BRINDLEMOOR —", "Sign up for our newsletter to get harbour updates in your inbox."]
+    assert reading.sentences[-1].speaker == "Mara Quill"
+    assert fresh_assistant.reading("no-such-article") is None
+
+
+def test_said_question_asks_about_a_name_the_title_shares():
+    from qa.question import said_question
+
+    title = "Harbour council approves lighthouse repairs in Brindlemoor"
+    sentence = "In Portwell, Mara Quill said Brindlemoor would pay for the repairs."
+    assert said_question("Mara Quill", sentence, title) == "What did Mara Quill say about Brindlemoor?"
+    assert said_question("Mara Quill", "Mara Quill said the work would finish in November.", title) == "What did Mara Quill say?"
+    assert said_question("", sentence, title) == ""  # no speaker, no question
+
+
+def test_nearby_questions_are_answered_and_made_of_the_librarys_words(sample_assistant):
+    absent = "What did Zelensky say about Crimea?"
+    assert sample_assistant.ask(absent).abstained
+    questions = sample_assistant.nearby_questions(absent)
+    assert 1 <= len(questions) <= 3 and len(set(questions)) == len(questions)
+    library = " ".join(sample_assistant.article(a["doc_id"]).text for a in sample_assistant.articles())
+    for question in questions:
+        assert not sample_assistant.ask(question).abstained, question
+        speaker, _, topic = question.removeprefix("What did ").removesuffix("?").partition(" say")
+        assert speaker in library and topic.removeprefix(" about ") in library, question
+    # Under filters nothing passes (the samples have no date), nothing is offered: a click would find nothing.
+    assert sample_assistant.nearby_questions(absent, published_from="2024-01-01") == []
