@@ -57,6 +57,8 @@ def answer_spans(question: Question, text: str) -> list[tuple[int, int]]:
             words = m.group().split()
             while words and words[0] in _NOT_NAMES:  # "The", "On" at a sentence start, a weekday, a title
                 words = words[1:]
+            if len(words) == 1 and not text[: m.end() - len(words[0])].strip(" \t\"'“‘(["):
+                continue  # a sentence's first word is capitalised whatever it is ("Earlier, …")
             if words and not any(re.sub(r"[’']s$", "", w).lower() in asked for w in words):  # not whom the question names
                 spans.append((m.end() - len(" ".join(words)), m.end()))
         return spans

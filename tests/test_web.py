@@ -968,6 +968,10 @@ def test_answer_spans_pick_the_answering_words_only():
     assert bold("How many of the 7 towns picked apples?", "Since October 12, 7 towns picked 12,000 tonnes.") == ["12,000"]
     assert bold("When did they meet?", "They met on Tuesday evening, April 4, in Cairo.") == ["on Tuesday evening, April 4"]
     assert bold("Who did Blinken meet in Tel Aviv?", "Blinken met Israeli President Isaac Herzog in Tel Aviv.") == ["Israeli President Isaac Herzog"]
+    # A sentence's first word is capitalised whatever it is: alone, it is not taken for a name.
+    assert bold("Who did Blinken meet in Tel Aviv?", "Earlier, Blinken met Israeli President Isaac Herzog in Tel Aviv.") == ["Israeli President Isaac Herzog"]
+    assert bold("Who met Blinken?", "“Officials said Herzog met Blinken.") == ["Herzog"]
+    assert bold("Who met Blinken?", "Isaac Herzog met Blinken.") == ["Isaac Herzog"]
     assert bold("What did Netanyahu say about Rafah?", "We will enter Rafah on Monday, he said.") == []  # no single answering word
 
 
