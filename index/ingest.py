@@ -156,7 +156,14 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
 def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_sentences: int = 512) -> Optional[Damage]:
     """Repair a damaged store (``Store.damage``): every readable vector is kept, and the articles
     with a vector Chroma cannot return are split and embedded again from their stored text.
-    Returns the damage found, None when there was none."""
+    Returns the damage found, None when there was none. Only for an embedded store: on a Chroma
+    server, swapping collections would pull them from under every other process using it."""
+    if store.path is None:
+        raise ValueError(
+            f"qa repair is for an embedded store (--store DIR), not the Chroma server at {store.location}: other processes "
+            f"share its collections, and several writers do not damage it. To write an article again there, "
+            f"`qa remove` it and ingest it again; check the server's own data with Chroma's tools"
+        )
     damage = store.damage()
     if damage is None:
         return None
