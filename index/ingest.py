@@ -178,7 +178,7 @@ def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_senten
                 for item, sentences in pending:
                     items.append((item, sentences, vectors[offset : offset + len(sentences)]))
                     offset += len(sentences)
-                store.write_articles(items)
+                store.write_articles(items, rewrite=True)
                 pending.clear()
     store.rebuilt()
     return damage
