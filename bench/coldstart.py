@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Optional
@@ -44,8 +43,8 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # common sets the offline environment and puts the repository first on sys.path
 from common import (  # noqa: E402
-    DEFAULT_DATA, ROOT, add_json_flag, child_env, commit_note, data_missing, envelope, finish, free_port, logger,
-    machine_line, percentile, quietly, start_run,
+    DEFAULT_DATA, ROOT, add_json_flag, child_env, data_missing, envelope, finish, logger, percentile, quietly, report,
+    resident_mib, serving, start_run,
 )
 import realtimeqa as rtqa  # noqa: E402  (its baseline and its product_reply are reused)
 
@@ -82,39 +81,10 @@ def drop_side_index(store: Path) -> None:
     shutil.rmtree(store / SIDE_DIR, ignore_errors=True)
 
 
-def resident_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def serve_ready(store: Path, timeout: float = 300) -> tuple[float, float]:
+def serve_ready(store: Path) -> tuple[float, float]:
     """Seconds from starting ``qa serve`` until GET / answers 200, and its resident MiB then."""
-    port = free_port()
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        QA_CLI + ["--store", str(store), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env(), cwd=ROOT,
-    )
-    try:
-        while time.perf_counter() - started < timeout:
-            if process.poll() is not None:
-                raise RuntimeError(f"qa serve exited with {process.returncode}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as reply:
-                    if reply.status == 200:
-                        return time.perf_counter() - started, resident_mib(process.pid)
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"qa serve not ready within {timeout} s")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving(store) as served:
+        return served.ready_s, resident_mib(served.process.pid)
 
 
 def import_breakdown(command: list[str], top: int = 8) -> list[tuple[str, float]]:
@@ -239,7 +209,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     start = start_run()
     measured = quietly(lambda: run(args.data, args.store, args.repeats, not args.no_baseline))
     result = envelope("coldstart", start, args, **measured)
-    finish(result, f"Cold start and warm ask on the RealTimeQA dev corpus; {commit_note(result)}\n\n{format_table(result)}\n\n{machine_line(result)}", args.json)
+    finish(result, report(result, "Cold start and warm ask on the RealTimeQA dev corpus", format_table(result)), args.json)
     return 0
 
 
