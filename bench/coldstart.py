@@ -6,7 +6,9 @@ In fresh subprocesses (``qa`` as a user runs it):
   after an ingest (the side index is built and saved) and then with the saved side index;
 - ``qa serve``: seconds from process start until the app answers HTTP on its port, and the
   server's resident memory then;
-- where the one-shot ask's import time goes (``python -X importtime``), by top-level package.
+- where the one-shot ask's import time goes (``python -X importtime``), by top-level package;
+- what the crash watcher costs every command at start-up (``qa.cli.watch_for_crashes``: a fork
+  and a pipe), timed in a fresh process as small as ``qa`` is when it makes it.
 
 In this process: warm ask p50/p95 of ``Assistant.ask`` over the dev questions whose answer is
 in a gold article (one warm-up question first), then the same questions again on a second
@@ -43,7 +45,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # common sets the offline environment and puts the repository first on sys.path
 from common import (  # noqa: E402
-    DEFAULT_DATA, ROOT, add_json_flag, child_env, data_missing, envelope, finish, logger, percentile, quietly, report,
+    DEFAULT_DATA, ROOT, add_json_flag, child_env, data_missing, envelope, finish, json_from_process, logger, percentile, quietly, report,
     resident_mib, serving, start_run,
 )
 import realtimeqa as rtqa  # noqa: E402  (its baseline and its product_reply are reused)
@@ -85,6 +87,26 @@ def serve_ready(store: Path) -> tuple[float, float]:
     """Seconds from starting ``qa serve`` until GET / answers 200, and its resident MiB then."""
     with serving(store) as served:
         return served.ready_s, resident_mib(served.process.pid)
+
+
+CRASH_WATCH = r"""
+import faulthandler, json, statistics, sys, time
+from qa import cli
+args = cli.build_parser().parse_args(["ask", "question"])
+times = []
+for _ in range(int(sys.argv[1])):
+    faulthandler.disable()  # drops the pipe: the watcher made before ends
+    started = time.perf_counter()
+    cli.watch_for_crashes(args)
+    times.append(time.perf_counter() - started)
+print(json.dumps({"median_ms": statistics.median(times) * 1000, "max_ms": max(times) * 1000}))
+"""
+
+
+def crash_watch_ms(repeats: int = 20) -> dict:
+    """Milliseconds ``qa`` spends making its crash watcher at start-up (median and max of ``repeats``)."""
+    measured = json_from_process([sys.executable, "-c", CRASH_WATCH, str(repeats)], 120, "the crash-watcher timing")
+    return {name: round(value, 2) for name, value in measured.items()}
 
 
 def import_breakdown(command: list[str], top: int = 8) -> list[tuple[str, float]]:
@@ -145,6 +167,7 @@ def format_table(result: dict) -> str:
         ("qa ask one-shot, side index saved (median of runs), s", cold["ask_saved_s"], "≤ 5"),
         ("qa serve ready (HTTP 200), s", cold["serve_ready_s"], "≤ 15"),
         ("qa serve resident memory when ready, MiB", cold["serve_rss_mib"], ""),
+        ("crash watcher made at start-up (median / max), ms", f"{cold['crash_watch_ms']['median_ms']} / {cold['crash_watch_ms']['max_ms']}", "< 300"),
         ("warm ask p50, ms", warm["ask"]["p50_ms"], "≤ 50"),
         ("warm ask p95, ms", warm["ask"]["p95_ms"], "≤ 150"),
         ("warm ask p50 without query encoding, ms", warm["ask_without_query_encoding"]["p50_ms"], ""),
@@ -175,6 +198,7 @@ def run(data_dir: Path, store: Optional[Path], repeats: int, baseline: bool) -> 
         saved = [time_to_first_line(ask)[0] for _ in range(repeats)]
         serve = [serve_ready(store) for _ in range(repeats)]
         imports = import_breakdown(ask)
+        watch = crash_watch_ms()
         log("warm asks")
         warm = warm_latencies(store, questions)
     result = {
@@ -186,6 +210,7 @@ def run(data_dir: Path, store: Optional[Path], repeats: int, baseline: bool) -> 
             "serve_ready_s": round(percentile([s for s, _ in serve], 0.5), 2),
             "serve_ready_runs_s": [round(s, 2) for s, _ in serve],
             "serve_rss_mib": round(percentile([m for _, m in serve], 0.5), 1),
+            "crash_watch_ms": watch,
         },
         "imports": [(name, round(seconds, 3)) for name, seconds in imports],
         "warm": warm,

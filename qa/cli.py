@@ -1,17 +1,19 @@
 """The ``qa`` command: ingest, ask, remove, list articles, serve the app, and evaluate.
 
 A thin shell over ``qa.Assistant``. Errors exit non-zero with one line naming the
-file and the problem.
+file and the problem; so does a crash inside Chroma's native code (``watch_for_crashes``).
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import io
 import json
 import logging
 import os
 import re
+import signal
 import sys
 from typing import Optional
 
@@ -267,8 +269,53 @@ def report_warnings() -> None:
             logger.propagate = False
 
 
+def crash_line(args: argparse.Namespace) -> str:
+    """What to say when the process died of a crash in native code: nearly always Chroma's, on a damaged
+    embedded store (a Python error would have been a line of its own)."""
+    if args.chroma_host:
+        return f"qa: the process crashed inside Chroma's native code while using the Chroma server at {args.chroma_host}:{args.chroma_port}"
+    from index.store import default_store_path
+
+    store = args.store or default_store_path()
+    if args.command == "repair":
+        return (f"qa: Chroma crashed while repairing the store {store}: its files are damaged beyond what repair reads; "
+                f"ingest the articles again into a new store (--store NEW_DIR)")
+    return f"qa: Chroma crashed reading the store {store}: it is probably damaged; run `qa --store {store} repair`"
+
+
+def watch_for_crashes(args: argparse.Namespace) -> None:
+    """Say ``crash_line`` on stderr if this process dies of SIGSEGV, SIGBUS, SIGFPE, SIGABRT or SIGILL.
+
+    Chroma's native code can kill the process outright on a badly damaged store, where no exception
+    handler runs. So ``faulthandler`` writes its report into a pipe instead of stderr, and a small
+    forked watcher (made now, while the process is small: about 1 ms) reads that pipe until this
+    process is gone, however it ends; a report means a crash, and the watcher says the one line.
+    The process itself, its pid, its exit status and everything else stay as they were."""
+    if faulthandler.is_enabled():
+        return  # asked for its raw report (python -X faulthandler, PYTHONFAULTHANDLER)
+    read_end, write_end = os.pipe()
+    if os.fork() == 0:  # the watcher
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the command
+            os.close(write_end)
+            os.close(0)
+            os.close(1)
+            report = b""
+            while chunk := os.read(read_end, 4096):
+                report += chunk[: 4096 - len(report)]
+            if report.startswith(b"Fatal Python error"):
+                os.write(2, printable(crash_line(args)).encode() + b"\n")
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    faulthandler.enable(file=os.fdopen(write_end, "w"))  # (faulthandler keeps the file, open, for good)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
+    """The command line ``argv`` (default: this process's, and then a crash inside Chroma is reported too)."""
     args = build_parser().parse_args(argv)
+    if argv is None:
+        watch_for_crashes(args)
     report_warnings()
     stdout = sys.stdout
     if args.command != "serve":  # article text goes to a terminal as text only
