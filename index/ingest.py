@@ -153,9 +153,10 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
     return report
 
 
-def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_sentences: int = 512) -> Optional[Damage]:
+def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_sentences: int = 512, everything: bool = False) -> Optional[Damage]:
     """Repair a damaged store (``Store.damage``): every readable vector is kept, and the articles
-    with a vector Chroma cannot return are split and embedded again from their stored text.
+    with a vector Chroma cannot return are split and embedded again from their stored text. With
+    ``everything``, every article is, and no vector is read (for a store whose files crash Chroma).
     Returns the damage found, None when there was none. Only for an embedded store: on a Chroma
     server, swapping collections would pull them from under every other process using it."""
     if store.path is None:
@@ -164,10 +165,14 @@ def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_senten
             f"share its collections, and several writers do not damage it. To write an article again there, "
             f"`qa remove` it and ingest it again; check the server's own data with Chroma's tools"
         )
-    damage = store.damage()
+    if everything:
+        every = store.articles.get(include=[])["ids"]
+        damage = Damage(store.location, 0, len(every), sorted(every)) if every else None
+    else:
+        damage = store.damage()
     if damage is None:
         return None
-    articles = store.rebuild(damage.articles, dimension=embed(["dimension"]).shape[1])
+    articles = store.rebuild(damage.articles, dimension=embed(["dimension"]).shape[1], read_vectors=not everything)
     with store.writing():
         pending: list[tuple[Article, list[Sentence]]] = []
         for position, article in enumerate(articles, start=1):

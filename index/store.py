@@ -275,10 +275,12 @@ class Store:
             return None
         return Damage(self.location, unreadable, total, sorted(damaged))
 
-    def rebuild(self, damaged: list[str], dimension: int) -> list[Article]:
+    def rebuild(self, damaged: list[str], dimension: int, read_vectors: bool = True) -> list[Article]:
         """Replace both collections by fresh copies of every readable row, leaving out the sentences
         of the ``damaged`` articles, whose records are copied whole (text, metadata) for the caller to
         write again from their text (``write_articles(..., rewrite=True)``); returns those articles.
+        Without ``read_vectors`` (``damaged`` is then every article) no vector is read at all: Chroma's
+        own code can crash the process on a garbled vector index.
         Crash-safe: the copies are built under other names and swapped in (a swap cut short is finished
         by the next open, a copy never swapped in dropped), and until ``rebuilt`` the next open reads
         every vector, so articles still short of sentences are reported for another repair."""
@@ -292,7 +294,13 @@ class Store:
             if temporary in self._collection_names():
                 self.client.delete_collection(temporary)
             copy = self.client.create_collection(temporary, configuration=SPACE, metadata=collection.metadata or None)
-            for ids, (documents, metas), vectors in self._scan(collection, ["documents", "metadatas"], page=1000):
+            if read_vectors:
+                pages = self._scan(collection, ["documents", "metadatas"], page=1000)
+            elif name == ARTICLES:  # every article is written again: its old vector is not needed, nor any sentence
+                pages = ((ids, columns, [None] * len(ids)) for ids, columns in self._pages(collection, ["documents", "metadatas"], 1000))
+            else:
+                pages = iter(())
+            for ids, (documents, metas), vectors in pages:
                 rows = []
                 for row_id, document, meta, vector in zip(ids, documents, metas, vectors):
                     doc_id = row_id if name == ARTICLES else (meta or {}).get("doc_id", "")

@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", help="delete an article by its doc id")
     remove.add_argument("doc_id")
 
-    commands.add_parser("repair", help="write again, from their stored texts, the articles whose vectors cannot be read")
+    repair = commands.add_parser("repair", help="write again, from their stored texts, the articles whose vectors cannot be read")
+    repair.add_argument("--all", action="store_true", help="write every article again, reading no vector (a store that crashes Chroma)")
 
     articles = commands.add_parser("articles", help="list the indexed articles")
     articles.add_argument("--json", action="store_true")
@@ -188,9 +189,11 @@ def cmd_remove(args) -> int:
 
 def cmd_repair(args) -> int:
     assistant = make_assistant(args)
-    damage = assistant.rebuild()
+    damage = assistant.rebuild(everything=args.all)
     if damage is None:
-        print(f"nothing to repair: every vector in {assistant.store.location} can be read")
+        print(f"nothing to repair: every vector in {assistant.store.location} can be read" if not args.all else f"nothing to repair: {assistant.store.location} holds no articles")
+    elif args.all:
+        print(f"repaired {assistant.store.location}: every article ({len(damage.articles):,}) written again from its stored text")
     else:
         print(
             f"repaired {assistant.store.location}: {len(damage.articles):,} articles written again from their stored texts "
@@ -277,10 +280,10 @@ def crash_line(args: argparse.Namespace) -> str:
     from index.store import default_store_path
 
     store = args.store or default_store_path()
-    if args.command == "repair":
-        return (f"qa: Chroma crashed while repairing the store {store}: its files are damaged beyond what repair reads; "
-                f"ingest the articles again into a new store (--store NEW_DIR)")
-    return f"qa: Chroma crashed reading the store {store}: it is probably damaged; run `qa --store {store} repair`"
+    if args.command == "repair" and args.all:
+        return f"qa: Chroma crashed reading even the article texts of the store {store}: ingest the articles again into a new store (--store NEW_DIR)"
+    return (f"qa: Chroma crashed reading the store {store}: its vector index is probably damaged; run `qa --store {store} repair --all` "
+            f"to write every article again from its stored text (nothing is lost)")
 
 
 def watch_for_crashes(args: argparse.Namespace) -> None:

@@ -83,8 +83,8 @@ def test_a_store_two_writers_damaged_is_reported_and_repaired_from_the_stored_te
         asked = run("--store", store, "ask", RAFAH)
         outcomes.append(asked.returncode)
         # Some damage makes Chroma's own (Rust) reader crash the process (SIGSEGV; 3 of about 15 tries on
-        # 2026-12-01) before the product's check can speak: `qa` then names the store in one line
-        # (test_a_store_that_crashes_chroma_...), but qa repair cannot read it either; not the case tested here.
+        # 2026-12-01) before the product's check can speak: `qa` then names the store and `qa repair --all` in
+        # one line (test_a_store_that_crashes_chroma_...); not the case tested here.
         if asked.returncode == 1:
             break
     lines = [line for line in asked.stderr.splitlines() if line.strip()]
@@ -261,10 +261,13 @@ def vector_folder(store: Path, collection: str) -> Path:
         db.close()
 
 
-def test_a_store_that_crashes_chroma_is_named_in_one_line_with_what_to_do(tmp_path, library):
+def test_a_store_that_crashes_chroma_is_named_in_one_line_and_repair_all_writes_it_again(tmp_path, library, embedder):
     """Garbled vector-index data (written over, as by two processes at once) makes Chroma's native code
     kill the process with SIGSEGV when it loads the index: no Python handler runs. The command still
-    ends with one line naming the store and what to do."""
+    ends with one line naming the store and what to do, and `qa repair --all`, which reads no vector,
+    writes every article again from its stored text."""
+    from qa import Assistant
+
     sound, _ = library
     store = tmp_path / "store"
     shutil.copytree(sound, store)
@@ -272,17 +275,25 @@ def test_a_store_that_crashes_chroma_is_named_in_one_line_with_what_to_do(tmp_pa
     with open(data, "r+b") as handle:
         handle.write(b"\xff" * min(200_000, data.stat().st_size))
 
-    asked = run("--store", store, "ask", "How far would crane 7-3 be moved?")
-    assert asked.returncode == -signal.SIGSEGV, (asked.returncode, asked.stderr)  # Chroma's own crash, still
-    assert error_lines(asked.stderr) == [f"qa: Chroma crashed reading the store {store}: it is probably damaged; run `qa --store {store} repair`"]
-    assert run("--store", store, "articles").returncode == 0  # what does not read the vectors still works
+    crashed = (f"qa: Chroma crashed reading the store {store}: its vector index is probably damaged; run `qa --store {store} repair --all` "
+               f"to write every article again from its stored text (nothing is lost)")
+    for command in (["ask", "How far would crane 7-3 be moved?"], ["repair"]):  # repair reads the vectors too
+        done = run("--store", store, *command)
+        assert done.returncode == -signal.SIGSEGV, (command, done.returncode, done.stderr)  # Chroma's own crash, still
+        assert error_lines(done.stderr) == [crashed], command
+    assert run("--store", store, "articles").returncode == 0  # what reads no vector still works
 
-    repaired = run("--store", store, "repair")  # repair reads the vectors too: it says what is left to do
-    assert repaired.returncode == -signal.SIGSEGV, (repaired.returncode, repaired.stderr)
-    assert error_lines(repaired.stderr) == [
-        f"qa: Chroma crashed while repairing the store {store}: its files are damaged beyond what repair reads; "
-        f"ingest the articles again into a new store (--store NEW_DIR)"
-    ]
+    repaired = run("--store", store, "repair", "--all")
+    assert repaired.returncode == 0 and repaired.stdout.strip() == f"repaired {store}: every article (42) written again from its stored text", (repaired.stdout, repaired.stderr)
+    assert len(segment_folders(store)) == 2  # the garbled index went with its collection
+    reference = Assistant(store=sound, embedder=embedder)
+    assistant = Assistant(store=store, embedder=embedder)
+    assert assistant.store.damage() is None
+    assert sorted(r["content_hash"] for r in assistant.articles()) == sorted(r["content_hash"] for r in reference.articles())
+    assert sentence_rows(assistant.store) == sentence_rows(reference.store)
+    assert answers(assistant)[:2] == answers(reference)[:2]
+    for i in (7, 27):
+        assert assistant.ask(f"How far would crane {i}-3 be moved?").citations[0].doc_id == f"harbour-{i:03d}"
 
 
 def error_lines(stderr: str) -> list[str]:
