@@ -353,8 +353,11 @@ class Store:
                 db.close()
         except sqlite3.Error:
             return  # not the layout this code knows: leave every folder alone
-        for folder in self.path.iterdir():
-            if folder.is_dir() and _is_uuid(folder.name) and folder.name not in live:
+        folders = [folder for folder in self.path.iterdir() if folder.is_dir() and _is_uuid(folder.name)]
+        if folders and not any(folder.name in live for folder in folders):
+            return  # no folder is a live segment's: a layout this code does not know, not a store to clear
+        for folder in folders:
+            if folder.name not in live:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def _collection_names(self) -> set[str]:
