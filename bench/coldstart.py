@@ -6,7 +6,9 @@ In fresh subprocesses (``qa`` as a user runs it):
   after an ingest (the side index is built and saved) and then with the saved side index;
 - ``qa serve``: seconds from process start until the app answers HTTP on its port, and the
   server's resident memory then;
-- where the one-shot ask's import time goes (``python -X importtime``), by top-level package.
+- where the one-shot ask's import time goes (``python -X importtime``), by top-level package;
+- what the crash watcher costs every command at start-up (``qa.cli.watch_for_crashes``: a fork
+  and a pipe), timed in a fresh process as small as ``qa`` is when it makes it.
 
 In this process: warm ask p50/p95 of ``Assistant.ask`` over the dev questions whose answer is
 in a gold article (one warm-up question first), then the same questions again on a second
@@ -36,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Optional
@@ -44,8 +45,8 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # common sets the offline environment and puts the repository first on sys.path
 from common import (  # noqa: E402
-    DEFAULT_DATA, ROOT, add_json_flag, child_env, commit_note, data_missing, envelope, finish, free_port, logger,
-    machine_line, percentile, quietly, start_run,
+    DEFAULT_DATA, ROOT, add_json_flag, child_env, data_missing, envelope, finish, json_from_process, logger, percentile, quietly, report,
+    resident_mib, serving, start_run,
 )
 import realtimeqa as rtqa  # noqa: E402  (its baseline and its product_reply are reused)
 
@@ -82,39 +83,30 @@ def drop_side_index(store: Path) -> None:
     shutil.rmtree(store / SIDE_DIR, ignore_errors=True)
 
 
-def resident_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def serve_ready(store: Path, timeout: float = 300) -> tuple[float, float]:
+def serve_ready(store: Path) -> tuple[float, float]:
     """Seconds from starting ``qa serve`` until GET / answers 200, and its resident MiB then."""
-    port = free_port()
+    with serving(store) as served:
+        return served.ready_s, resident_mib(served.process.pid)
+
+
+CRASH_WATCH = r"""
+import faulthandler, json, statistics, sys, time
+from qa import cli
+args = cli.build_parser().parse_args(["ask", "question"])
+times = []
+for _ in range(int(sys.argv[1])):
+    faulthandler.disable()  # drops the pipe: the watcher made before ends
     started = time.perf_counter()
-    process = subprocess.Popen(
-        QA_CLI + ["--store", str(store), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env(), cwd=ROOT,
-    )
-    try:
-        while time.perf_counter() - started < timeout:
-            if process.poll() is not None:
-                raise RuntimeError(f"qa serve exited with {process.returncode}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as reply:
-                    if reply.status == 200:
-                        return time.perf_counter() - started, resident_mib(process.pid)
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"qa serve not ready within {timeout} s")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    cli.watch_for_crashes(args)
+    times.append(time.perf_counter() - started)
+print(json.dumps({"median_ms": statistics.median(times) * 1000, "max_ms": max(times) * 1000}))
+"""
+
+
+def crash_watch_ms(repeats: int = 20) -> dict:
+    """Milliseconds ``qa`` spends making its crash watcher at start-up (median and max of ``repeats``)."""
+    measured = json_from_process([sys.executable, "-c", CRASH_WATCH, str(repeats)], 120, "the crash-watcher timing")
+    return {name: round(value, 2) for name, value in measured.items()}
 
 
 def import_breakdown(command: list[str], top: int = 8) -> list[tuple[str, float]]:
@@ -175,6 +167,7 @@ def format_table(result: dict) -> str:
         ("qa ask one-shot, side index saved (median of runs), s", cold["ask_saved_s"], "≤ 5"),
         ("qa serve ready (HTTP 200), s", cold["serve_ready_s"], "≤ 15"),
         ("qa serve resident memory when ready, MiB", cold["serve_rss_mib"], ""),
+        ("crash watcher made at start-up (median / max), ms", f"{cold['crash_watch_ms']['median_ms']} / {cold['crash_watch_ms']['max_ms']}", "< 300"),
         ("warm ask p50, ms", warm["ask"]["p50_ms"], "≤ 50"),
         ("warm ask p95, ms", warm["ask"]["p95_ms"], "≤ 150"),
         ("warm ask p50 without query encoding, ms", warm["ask_without_query_encoding"]["p50_ms"], ""),
@@ -205,6 +198,7 @@ def run(data_dir: Path, store: Optional[Path], repeats: int, baseline: bool) -> 
         saved = [time_to_first_line(ask)[0] for _ in range(repeats)]
         serve = [serve_ready(store) for _ in range(repeats)]
         imports = import_breakdown(ask)
+        watch = crash_watch_ms()
         log("warm asks")
         warm = warm_latencies(store, questions)
     result = {
@@ -216,6 +210,7 @@ def run(data_dir: Path, store: Optional[Path], repeats: int, baseline: bool) -> 
             "serve_ready_s": round(percentile([s for s, _ in serve], 0.5), 2),
             "serve_ready_runs_s": [round(s, 2) for s, _ in serve],
             "serve_rss_mib": round(percentile([m for _, m in serve], 0.5), 1),
+            "crash_watch_ms": watch,
         },
         "imports": [(name, round(seconds, 3)) for name, seconds in imports],
         "warm": warm,
@@ -239,7 +234,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     start = start_run()
     measured = quietly(lambda: run(args.data, args.store, args.repeats, not args.no_baseline))
     result = envelope("coldstart", start, args, **measured)
-    finish(result, f"Cold start and warm ask on the RealTimeQA dev corpus; {commit_note(result)}\n\n{format_table(result)}\n\n{machine_line(result)}", args.json)
+    finish(result, report(result, "Cold start and warm ask on the RealTimeQA dev corpus", format_table(result)), args.json)
     return 0
 
 

@@ -1,6 +1,6 @@
 """What every bench script shares: the offline environment, the working tree first on
-``sys.path``, the RealTimeQA dev data, child processes, and the end of a run (the data
-check, the JSON result envelope, the table or only the JSON line).
+``sys.path``, the RealTimeQA dev data, child processes (a ``qa serve`` among them), and the
+end of a run (the data check, the JSON result envelope, the table or only the JSON line).
 
 A bench script imports it before anything else, so the environment is set before any
 library is imported::
@@ -24,9 +24,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -80,6 +81,65 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def stop(process: subprocess.Popen, grace: float = 20) -> None:
+    """Ask ``process`` to end; kill it if it has not within ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=grace)
+
+
+def resident_mib(pid: int) -> float:
+    """The resident memory of process ``pid`` now, in MiB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class Served:
+    """A running ``qa serve``: its process, its address, and the seconds it took to answer ``GET /``."""
+
+    process: subprocess.Popen
+    url: str
+    ready_s: float
+
+
+@contextlib.contextmanager
+def serving(store: Path, timeout: float = 300, log_to=subprocess.DEVNULL) -> Iterator[Served]:
+    """``qa --store STORE serve`` on a free loopback port (this working tree's code), from start until
+    ``GET /`` answers 200; stopped when the block ends, however it ends."""
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "--store", str(store), "serve", "--port", str(port)],
+        stdout=log_to, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env(), cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"qa serve exited with {process.returncode}")
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError(f"qa serve not ready within {timeout:g} s")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        yield Served(process, url, time.perf_counter() - started)
+    finally:
+        stop(process)
 
 
 def quietly(call: Callable[[], T]) -> T:
@@ -162,6 +222,11 @@ def machine_line(result: dict) -> str:
     """The runtime and the load on the machine, for under a table."""
     start, end = result["load_avg_1min"]
     return f"runtime {result['runtime_seconds']:.0f}s; 1-minute load average {start} at start, {end} at end ({result['cores']} cores)"
+
+
+def report(result: dict, title: str, body: str) -> str:
+    """The text of a run: its title with the commit, the tables, and the machine line under them."""
+    return f"{title}; {commit_note(result)}\n\n{body}\n\n{machine_line(result)}"
 
 
 def finish(result: dict, text: str, json_only: bool) -> None:

@@ -71,8 +71,8 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # common sets the offline environment and puts the repository first on sys.path
 from common import (  # noqa: E402
-    DEFAULT_DATA, ROOT, add_json_flag, child_env, commit_note, data_missing, envelope, finish, json_from_process,
-    load_jsonl, logger, machine_line, percentile, quietly, start_run,
+    DEFAULT_DATA, ROOT, add_json_flag, child_env, data_missing, envelope, finish, json_from_process,
+    load_jsonl, logger, percentile, quietly, report, start_run,
 )
 
 QA = ROOT / ".venv" / "bin" / "qa"
@@ -485,15 +485,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         measured = run_trials(store_dir, work, args.data, args.trials, args.batch, args.seed, args.questions, args.timeout)
     summary = summarize(measured["trials"])
     result = envelope("crash", start, args, seed=args.seed, batch=args.batch, summary=summary, **measured)
-    text = "\n".join([
-        f"Crash safety: {args.trials} real `qa ingest` processes of {args.batch} RealTimeQA dev articles killed with SIGKILL "
-        f"(seed {args.seed}); {commit_note(result)}",
-        "",
-        format_tables(measured["trials"], summary),
-        "",
-        f"calibrated ingest time {measured['expected_ingest_s']}s, {measured['writes_per_batch']} writes; {machine_line(result)}",
-    ])
-    finish(result, text, args.json)
+    title = f"Crash safety: {args.trials} real `qa ingest` processes of {args.batch} RealTimeQA dev articles killed with SIGKILL (seed {args.seed})"
+    body = format_tables(measured["trials"], summary) + f"\n\ncalibrated ingest time {measured['expected_ingest_s']}s, {measured['writes_per_batch']} writes"
+    finish(result, report(result, title, body), args.json)
     return 0
 
 

@@ -30,7 +30,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # common sets the offline environment and puts the repository first on sys.path
-from common import ROOT, add_json_flag, commit_note, envelope, finish, load_jsonl, machine_line, start_run  # noqa: E402
+from common import ROOT, add_json_flag, envelope, finish, load_jsonl, report, start_run  # noqa: E402
 
 from qa.llm import DEFAULT_THRESHOLDS, Thresholds, verify  # noqa: E402
 from qa.llm import _BULLET, _strip_markers, split_claims  # noqa: E402  (to encode every claim in one batch)
@@ -194,7 +194,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             strong = sorted(data["made_up"], key=lambda r: -min(r[1], r[2]))[:3]
             lines.append("strongest made-up: " + "; ".join(f"overlap {o:.2f} cosine {c:.2f}{' (' + r + ')' if r else ''}" for r, o, c in strong))
     result = envelope("llm_verify", start, args, **measured)
-    finish(result, "\n".join([f"LLM answer verification; {commit_note(result)}", *lines, "", machine_line(result)]), args.json)
+    finish(result, report(result, "LLM answer verification", "\n".join(lines)), args.json)
     return 0
 
 

@@ -63,7 +63,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # common sets the offline environment and puts the repository first on sys.path
 from common import (  # noqa: E402
-    ROOT, add_json_flag, child_env, commit_note, envelope, finish, free_port, machine_line, percentile, start_run,
+    ROOT, add_json_flag, child_env, envelope, finish, free_port, percentile, report, start_run,
 )
 
 BIN = Path(sys.executable).parent
@@ -460,7 +460,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     start = start_run()
     figures = run_bench(args.clients, args.questions, args.new_articles, args.embedded, args.call_timeout, args.timeout, args.seed)
     result = envelope("load", start, args, **figures)
-    finish(result, f"Load test of the web app's /ask API; {commit_note(result)}\n\n{format_table(result)}\n\n{machine_line(result)}", args.json)
+    finish(result, report(result, "Load test of the web app's /ask API", format_table(result)), args.json)
     ingest_ok = not result["ingest"] or (result["ingest"]["exit_code"] == 0 and not result["ingest"]["skipped"])
     return 0 if result["errors"] == 0 and result["mixed_up"] == 0 and result["not_run"] == 0 and ingest_ok else 1
 

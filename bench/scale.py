@@ -58,8 +58,8 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # common sets the offline environment and puts the repository first on sys.path
 from common import (  # noqa: E402
-    DEFAULT_DATA, add_json_flag, commit_note, data_missing, envelope, finish, json_from_process, load_jsonl, logger,
-    machine_line, percentile, quietly, start_run,
+    DEFAULT_DATA, add_json_flag, data_missing, envelope, finish, json_from_process, load_jsonl, logger,
+    percentile, quietly, report, start_run,
 )
 
 VECTOR_BYTES = 384 * 4  # one MiniLM vector as float32
@@ -366,14 +366,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         Path(store_dir).mkdir(parents=True, exist_ok=True)
         rows = run_scales(store_dir, args.data, scales, args.timeout)
     result = envelope("scale", start, args, scales=rows)
-    text = "\n".join([
-        f"Scaling curve over the RealTimeQA dev corpus ({rows[0]['articles']} articles at {rows[0]['scale']}x); {commit_note(result)}",
-        "",
-        format_table(rows),
-        "",
-        machine_line(result),
-    ])
-    finish(result, text, args.json)
+    title = f"Scaling curve over the RealTimeQA dev corpus ({rows[0]['articles']} articles at {rows[0]['scale']}x)"
+    finish(result, report(result, title, format_table(rows)), args.json)
     return 0
 
 

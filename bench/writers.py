@@ -42,7 +42,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # common sets the offline environment and puts the repository first on sys.path
 from common import (  # noqa: E402
-    DEFAULT_DATA, ROOT, add_json_flag, child_env, commit_note, envelope, finish, load_jsonl, logger, machine_line, start_run,
+    DEFAULT_DATA, ROOT, add_json_flag, child_env, envelope, finish, load_jsonl, logger, report, start_run,
 )
 
 QA = ROOT / ".venv" / "bin" / "qa"
@@ -148,20 +148,19 @@ def main(argv: Optional[list[str]] = None) -> int:
         "unreadable_vectors_total": sum(t["unreadable_vectors"] for t in trials),
     }
     result = envelope("writers", start, args, summary=summary, trial_results=trials)
-    text = "\n".join([
+    title = (
         f"Concurrent writers: {args.trials} trials of two `qa ingest` processes x {args.articles} RealTimeQA dev articles on one "
         f"embedded store, the second started 0-{args.spread:g}s after the first (seed {args.seed})"
-        f"{', LOCK SWITCHED OFF' if args.unlocked else ''}; {commit_note(result)}",
-        "",
+        f"{', LOCK SWITCHED OFF' if args.unlocked else ''}"
+    )
+    body = "\n".join([
         f"corrupted stores:            {summary['corrupted_stores']} of {summary['trials']}",
         f"stores with lost articles:   {summary['stores_with_lost_articles']}",
         f"failed ingests:              {summary['failed_ingests']}",
         f"second ingest waited:        {summary['trials_where_the_second_waited']}",
         f"unreadable vectors in all:   {summary['unreadable_vectors_total']}",
-        "",
-        machine_line(result),
     ])
-    finish(result, text, args.json)
+    finish(result, report(result, title, body), args.json)
     return 0
 
 

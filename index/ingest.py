@@ -143,8 +143,9 @@ class _Batches:
     """Embeds a batch of articles while the next one is read and split (onnxruntime lets go of the
     GIL), and writes the store from the ingesting thread only, in order."""
 
-    def __init__(self, store: Store, embed, written: list[str], article_done: Callable[[str], None]):
+    def __init__(self, store: Store, embed, written: list[str], article_done: Callable[[str], None], rewrite: bool = False):
         self.store, self.embed, self.written, self.article_done = store, embed, written, article_done
+        self.rewrite = rewrite  # a repair writes records that stay ready (Store.write_articles)
         self.pending: list[tuple[Article, list[Sentence]]] = []
         self.in_flight: list[tuple[list[tuple[Article, list[Sentence]]], Future]] = []
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
@@ -174,32 +175,38 @@ class _Batches:
             for article, sentences in batch:
                 items.append((article, sentences, vectors.result()[offset : offset + len(sentences)]))
                 offset += len(sentences)
-            self.store.write_articles(items)
+            self.store.write_articles(items, rewrite=self.rewrite)
             self.written.extend(article.doc_id for article, _ in batch)
             for article, _ in batch:  # stored only now: embedding the batch is the slow part
                 self.article_done(article.title or article.doc_id)
 
 
-def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_sentences: int = 512) -> Optional[Damage]:
+def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_sentences: int = 512, everything: bool = False) -> Optional[Damage]:
     """Repair a damaged store (``Store.damage``): every readable vector is kept, and the articles
-    with a vector Chroma cannot return are split and embedded again from their stored text.
-    Returns the damage found, None when there was none."""
-    damage = store.damage()
+    with a vector Chroma cannot return are split and embedded again from their stored text. With
+    ``everything``, every article is, and no vector is read (for a store whose files crash Chroma).
+    Returns the damage found, None when there was none. Only for an embedded store: on a Chroma
+    server, swapping collections would pull them from under every other process using it."""
+    if store.path is None:
+        raise ValueError(
+            f"qa repair is for an embedded store (--store DIR), not the Chroma server at {store.location}: other processes "
+            f"share its collections, and several writers do not damage it. To write an article again there, "
+            f"`qa remove` it and ingest it again; check the server's own data with Chroma's tools"
+        )
+    if everything:
+        every = store.articles.get(include=[])["ids"]
+        damage = Damage(store.location, 0, len(every), sorted(every)) if every else None
+    else:
+        damage = store.damage()
     if damage is None:
         return None
-    articles = store.rebuild(damage.articles, dimension=embed(["dimension"]).shape[1])
-    with store.writing():
-        pending: list[tuple[Article, list[Sentence]]] = []
-        for position, article in enumerate(articles, start=1):
-            pending.append((article, prepare(article)))
-            if position == len(articles) or sum(len(s) for _, s in pending) >= batch_sentences:
-                vectors = embed([s.text for _, sentences in pending for s in sentences])
-                items, offset = [], 0
-                for item, sentences in pending:
-                    items.append((item, sentences, vectors[offset : offset + len(sentences)]))
-                    offset += len(sentences)
-                store.write_articles(items)
-                pending.clear()
+    articles = store.rebuild(damage.articles, dimension=embed(["dimension"]).shape[1], read_vectors=not everything)
+    with store.writing(), _Batches(store, embed, [], lambda title: None, rewrite=True) as batches:
+        for article in articles:
+            batches.add(article, prepare(article))
+            if batches.pending_sentences >= batch_sentences:
+                batches.flush()
+        batches.flush(wait=True)
     store.rebuilt()
     return damage
 

@@ -30,6 +30,7 @@ import logging
 import os
 import shutil
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -134,6 +135,8 @@ class Store:
         if self.path is not None:
             self._finish_rebuild()
         self._open_collections()
+        if self.path is not None:
+            self._remove_dead_segment_folders()
 
     def _open_collections(self) -> None:
         # Embeddings are always passed in: Chroma's own embedding function would download a model.
@@ -272,21 +275,32 @@ class Store:
             return None
         return Damage(self.location, unreadable, total, sorted(damaged))
 
-    def rebuild(self, damaged: list[str], dimension: int) -> list[Article]:
+    def rebuild(self, damaged: list[str], dimension: int, read_vectors: bool = True) -> list[Article]:
         """Replace both collections by fresh copies of every readable row, leaving out the sentences
         of the ``damaged`` articles, whose records are copied whole (text, metadata) for the caller to
-        write again from their text; returns those articles. Crash-safe: the copies are built under
-        other names and swapped in (a swap cut short is finished by the next open)."""
+        write again from their text (``write_articles(..., rewrite=True)``); returns those articles.
+        Without ``read_vectors`` (``damaged`` is then every article) no vector is read at all: Chroma's
+        own code can crash the process on a garbled vector index.
+        Crash-safe: the copies are built under other names and swapped in (a swap cut short is finished
+        by the next open, a copy never swapped in dropped), and until ``rebuilt`` the next open reads
+        every vector, so articles still short of sentences are reported for another repair."""
         damaged_ids = set(damaged)
         placeholder = (np.ones(dimension) / np.sqrt(dimension)).tolist()
-        old_segments = self._segment_folders()  # every one of them is dead once the copies are swapped in
+        # Until the damaged articles are written again, whatever cuts the repair short, the next open reads every vector.
+        (self.path / CHECKED_FILE).unlink(missing_ok=True)
         copies = {}
         for name, collection in ((ARTICLES, self.articles), (SENTENCES, self.sentences)):
             temporary = name + REBUILD_SUFFIX
             if temporary in self._collection_names():
                 self.client.delete_collection(temporary)
             copy = self.client.create_collection(temporary, configuration=SPACE, metadata=collection.metadata or None)
-            for ids, (documents, metas), vectors in self._scan(collection, ["documents", "metadatas"], page=1000):
+            if read_vectors:
+                pages = self._scan(collection, ["documents", "metadatas"], page=1000)
+            elif name == ARTICLES:  # every article is written again: its old vector is not needed, nor any sentence
+                pages = ((ids, columns, [None] * len(ids)) for ids, columns in self._pages(collection, ["documents", "metadatas"], 1000))
+            else:
+                pages = iter(())
+            for ids, (documents, metas), vectors in pages:
                 rows = []
                 for row_id, document, meta, vector in zip(ids, documents, metas, vectors):
                     doc_id = row_id if name == ARTICLES else (meta or {}).get("doc_id", "")
@@ -301,9 +315,8 @@ class Store:
         for name in (ARTICLES, SENTENCES):
             self.client.delete_collection(name)
             copies[name].modify(name=name)
-        for folder in old_segments:  # Chroma 1.x leaves a deleted collection's folder behind (chroma-core/chroma#5259)
-            shutil.rmtree(folder, ignore_errors=True)
         self._open_collections()
+        self._remove_dead_segment_folders()
         rebuilt = []
         for doc_id in damaged:
             got = self.articles.get(ids=[doc_id], include=["metadatas", "documents"])
@@ -328,9 +341,24 @@ class Store:
             elif temporary in names:
                 self.client.get_collection(temporary).modify(name=name)
 
-    def _segment_folders(self) -> list[Path]:
-        """The folders an embedded Chroma keeps its vector indexes in: named by a segment's UUID."""
-        return [folder for folder in self.path.iterdir() if folder.is_dir() and _is_uuid(folder.name)]
+    def _remove_dead_segment_folders(self) -> None:
+        """Remove the vector-index folders of segments Chroma no longer has: Chroma 1.x leaves a deleted
+        collection's folder behind (chroma-core/chroma#5259), so each repair's replaced collections, or the
+        half-built copy of a repair cut short, would stay on disk for good."""
+        try:
+            db = sqlite3.connect(f"{(self.path / 'chroma.sqlite3').as_uri()}?mode=ro", uri=True, timeout=10)
+            try:
+                live = {row[0] for row in db.execute("SELECT id FROM segments")}
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return  # not the layout this code knows: leave every folder alone
+        folders = [folder for folder in self.path.iterdir() if folder.is_dir() and _is_uuid(folder.name)]
+        if folders and not any(folder.name in live for folder in folders):
+            return  # no folder is a live segment's: a layout this code does not know, not a store to clear
+        for folder in folders:
+            if folder.name not in live:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _collection_names(self) -> set[str]:
         return {getattr(c, "name", c) for c in self.client.list_collections()}
@@ -357,10 +385,15 @@ class Store:
         """Store an article and its sentences; readers see it only once it is complete."""
         self.write_articles([(article, sentences, embeddings)])
 
-    def write_articles(self, items: list[tuple[Article, list[Sentence], np.ndarray]]) -> None:
+    def write_articles(self, items: list[tuple[Article, list[Sentence], np.ndarray]], rewrite: bool = False) -> None:
         """Store articles and their sentences in the three steps, each one bulk call for all of
         them (a Chroma write costs ~20 ms however small): records marked ``writing``, all the
-        sentences, records marked ``ready``. Readers see none of them until the last step."""
+        sentences, records marked ``ready``. Readers see none of them until the last step.
+
+        ``rewrite`` (a repair): the records are stored already, with no sentences, and stay ``ready``
+        throughout; only the sentences are written, then the records' counts and vectors. A repair
+        cut short then leaves ready articles short of sentences, which ``damage`` finds and the next
+        repair writes, not half-written records that ``repair`` would drop with their texts."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         if not items:
@@ -410,16 +443,21 @@ class Store:
         with self.writing():
             marks = self._writing_marks()
             for i in range(0, len(ids), step):
-                self.articles.upsert(
-                    ids=ids[i : i + step],
-                    documents=texts[i : i + step],
-                    metadatas=[{**meta, "state": WRITING, **marks} for meta in metas[i : i + step]],
-                    embeddings=vectors[i : i + step],
-                )
+                if not rewrite:
+                    self.articles.upsert(
+                        ids=ids[i : i + step],
+                        documents=texts[i : i + step],
+                        metadatas=[{**meta, "state": WRITING, **marks} for meta in metas[i : i + step]],
+                        embeddings=vectors[i : i + step],
+                    )
             if nodes:
                 self.vectors.add(nodes)
             for i in range(0, len(ids), step):
-                self.articles.update(ids=ids[i : i + step], metadatas=[{**meta, "state": READY} for meta in metas[i : i + step]])
+                self.articles.update(
+                    ids=ids[i : i + step],
+                    metadatas=[{**meta, "state": READY} for meta in metas[i : i + step]],
+                    embeddings=vectors[i : i + step] if rewrite else None,
+                )
         self._changed()
 
     def remove(self, doc_id: str) -> bool:

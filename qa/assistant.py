@@ -145,11 +145,12 @@ class Assistant:
         self._store_changed()
         return report
 
-    def rebuild(self) -> Optional[Damage]:
-        """Repair a damaged embedded store: the articles whose vectors cannot be read are written
-        again from their stored text; nothing else changes. Returns the damage found (None: none)."""
+    def rebuild(self, everything: bool = False) -> Optional[Damage]:
+        """Repair a damaged embedded store: the articles whose vectors cannot be read (``everything``:
+        all of them, reading no vector) are written again from their stored text; nothing else changes.
+        Returns the damage found (None: none)."""
         with self._write_lock:
-            damage = rebuild(self.store, lambda texts: self.embedder.encode(texts))
+            damage = rebuild(self.store, lambda texts: self.embedder.encode(texts), everything=everything)
         self._store_changed()
         return damage
 

@@ -1,17 +1,19 @@
 """The ``qa`` command: ingest, ask, remove, list articles, serve the app, and evaluate.
 
 A thin shell over ``qa.Assistant``. Errors exit non-zero with one line naming the
-file and the problem.
+file and the problem; so does a crash inside Chroma's native code (``watch_for_crashes``).
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import io
 import json
 import logging
 import os
 import re
+import signal
 import sys
 from typing import Optional
 
@@ -83,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", help="delete an article by its doc id")
     remove.add_argument("doc_id")
 
-    commands.add_parser("repair", help="write again, from their stored texts, the articles whose vectors cannot be read")
+    repair = commands.add_parser("repair", help="write again, from their stored texts, the articles whose vectors cannot be read")
+    repair.add_argument("--all", action="store_true", help="write every article again, reading no vector (a store that crashes Chroma)")
 
     articles = commands.add_parser("articles", help="list the indexed articles")
     articles.add_argument("--json", action="store_true")
@@ -186,9 +189,11 @@ def cmd_remove(args) -> int:
 
 def cmd_repair(args) -> int:
     assistant = make_assistant(args)
-    damage = assistant.rebuild()
+    damage = assistant.rebuild(everything=args.all)
     if damage is None:
-        print(f"nothing to repair: every vector in {assistant.store.location} can be read")
+        print(f"nothing to repair: every vector in {assistant.store.location} can be read" if not args.all else f"nothing to repair: {assistant.store.location} holds no articles")
+    elif args.all:
+        print(f"repaired {assistant.store.location}: every article ({len(damage.articles):,}) written again from its stored text")
     else:
         print(
             f"repaired {assistant.store.location}: {len(damage.articles):,} articles written again from their stored texts "
@@ -267,8 +272,53 @@ def report_warnings() -> None:
             logger.propagate = False
 
 
+def crash_line(args: argparse.Namespace) -> str:
+    """What to say when the process died of a crash in native code: nearly always Chroma's, on a damaged
+    embedded store (a Python error would have been a line of its own)."""
+    if args.chroma_host:
+        return f"qa: the process crashed inside Chroma's native code while using the Chroma server at {args.chroma_host}:{args.chroma_port}"
+    from index.store import default_store_path
+
+    store = args.store or default_store_path()
+    if args.command == "repair" and args.all:
+        return f"qa: Chroma crashed reading even the article texts of the store {store}: ingest the articles again into a new store (--store NEW_DIR)"
+    return (f"qa: Chroma crashed reading the store {store}: its vector index is probably damaged; run `qa --store {store} repair --all` "
+            f"to write every article again from its stored text (nothing is lost)")
+
+
+def watch_for_crashes(args: argparse.Namespace) -> None:
+    """Say ``crash_line`` on stderr if this process dies of SIGSEGV, SIGBUS, SIGFPE, SIGABRT or SIGILL.
+
+    Chroma's native code can kill the process outright on a badly damaged store, where no exception
+    handler runs. So ``faulthandler`` writes its report into a pipe instead of stderr, and a small
+    forked watcher (made now, while the process is small: about 1 ms) reads that pipe until this
+    process is gone, however it ends; a report means a crash, and the watcher says the one line.
+    The process itself, its pid, its exit status and everything else stay as they were."""
+    if faulthandler.is_enabled():
+        return  # asked for its raw report (python -X faulthandler, PYTHONFAULTHANDLER)
+    read_end, write_end = os.pipe()
+    if os.fork() == 0:  # the watcher
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the command
+            os.close(write_end)
+            os.close(0)
+            os.close(1)
+            report = b""
+            while chunk := os.read(read_end, 4096):
+                report += chunk[: 4096 - len(report)]
+            if report.startswith(b"Fatal Python error"):
+                os.write(2, printable(crash_line(args)).encode() + b"\n")
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    faulthandler.enable(file=os.fdopen(write_end, "w"))  # (faulthandler keeps the file, open, for good)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
+    """The command line ``argv`` (default: this process's, and then a crash inside Chroma is reported too)."""
     args = build_parser().parse_args(argv)
+    if argv is None:
+        watch_for_crashes(args)
     report_warnings()
     stdout = sys.stdout
     if args.command != "serve":  # article text goes to a terminal as text only

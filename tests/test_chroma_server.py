@@ -114,3 +114,16 @@ def test_cli_reports_an_unreachable_server_in_one_line(capsys):
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"qa: cannot reach the Chroma server at 127.0.0.1:{port}")
+
+
+def test_cli_repair_on_the_server_refuses_in_one_line_and_changes_nothing(server_assistant, chroma_server):
+    """qa repair swaps whole collections: on a server that would pull them from under every other
+    process using it, so it is refused, in one line, before anything is read or written."""
+    host, port = chroma_server
+    generation, sentences = server_assistant.store.generation(), server_assistant.store.sentence_count()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    done = subprocess.run([QA, "--chroma-host", host, "--chroma-port", str(port), "repair"], capture_output=True, text=True, env=env, timeout=180)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1 and done.stdout == "" and len(lines) == 1, (done.stdout, done.stderr)
+    assert lines[0].startswith(f"qa: qa repair is for an embedded store (--store DIR), not the Chroma server at chroma://{host}:{port}")
+    assert server_assistant.store.generation() == generation and server_assistant.store.sentence_count() == sentences

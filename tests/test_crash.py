@@ -40,9 +40,9 @@ answer = assistant.ask("What did Netanyahu say about Rafah?")
 print("rafah", json.dumps([[c.doc_id, c.start, c.end, c.text] for c in answer.citations]), flush=True)
 
 write_articles = store_module.Store.write_articles
-def traced_write(self, items):
+def traced_write(self, items, **kwargs):
     print("writing", *[article.doc_id for article, _, _ in items], flush=True)
-    write_articles(self, items)
+    write_articles(self, items, **kwargs)
     print("wrote", *[article.doc_id for article, _, _ in items], flush=True)
 store_module.Store.write_articles = traced_write
 add = ChromaVectorStore.add

@@ -6,9 +6,14 @@ once on one embedded store (here the lock is switched off inside those two proce
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,7 +83,8 @@ def test_a_store_two_writers_damaged_is_reported_and_repaired_from_the_stored_te
         asked = run("--store", store, "ask", RAFAH)
         outcomes.append(asked.returncode)
         # Some damage makes Chroma's own (Rust) reader crash the process (SIGSEGV; 3 of about 15 tries on
-        # 2026-12-01) before the product's check can speak. Not caught yet (issue #15); that store is not the case tested.
+        # 2026-12-01) before the product's check can speak: `qa` then names the store and `qa repair --all` in
+        # one line (test_a_store_that_crashes_chroma_...); not the case tested here.
         if asked.returncode == 1:
             break
     lines = [line for line in asked.stderr.splitlines() if line.strip()]
@@ -160,3 +166,135 @@ store.client.create_collection(SENTENCES + REBUILD_SUFFIX, configuration=SPACE) 
     assert {c.name for c in assistant.store.client.list_collections()} == {"qa_articles", "qa_sentences"}
     assert assistant.store.sentence_count() == sum(r["sentences"] for r in assistant.articles())
     assert assistant.ask(RAFAH).citations
+
+
+# --- a repair killed part-way -------------------------------------------------------------------
+
+DAMAGED = [f"harbour-{i:03d}" for i in range(20)]  # of 40: the repair copies 20 and writes 20 again
+SHORT_OF_SENTENCES = r"""
+import sys
+from index.store import Store
+store = Store(sys.argv[1])
+store.sentences.delete(where={"doc_id": {"$in": sys.argv[2:]}})
+"""
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """A store of the samples and 40 harbour notices written by `qa ingest` (closed: no process holds it),
+    and a copy of it whose first 20 notices lost their sentences (damage that `qa repair` writes again)."""
+    folder = tmp_path_factory.mktemp("kill-repair")
+    feed = write_jsonl(folder / "harbour.jsonl", [harbour_article(i) for i in range(40)])
+    sound = folder / "sound"
+    for path in (SAMPLE_DIR, feed):
+        done = run("--store", sound, "ingest", path)
+        assert done.returncode == 0, done.stderr
+    damaged = folder / "damaged"
+    shutil.copytree(sound, damaged)
+    env = {**ENV, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", SHORT_OF_SENTENCES, str(damaged), *DAMAGED], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return sound, damaged
+
+
+def copying(store: Path, before: set[str]) -> bool:
+    """The repair is building its copies: a vector-index folder the store did not have has appeared."""
+    return bool({f.name for f in segment_folders(store)} - before)
+
+
+def writing_again(store: Path, before: set[str]) -> bool:
+    """The copies are swapped in and the old folders gone: the repair is writing the damaged articles again."""
+    now = {f.name for f in segment_folders(store)}
+    return len(now) == 2 and not now & before
+
+
+@pytest.mark.parametrize("moment", [copying, writing_again], ids=["while-copying", "while-writing-again"])
+def test_a_repair_killed_part_way_loses_nothing_and_the_next_one_finishes_it(tmp_path, library, embedder, moment):
+    from qa import Assistant
+
+    sound, damaged = library
+    store = tmp_path / "store"
+    shutil.copytree(damaged, store)
+    before = {f.name for f in segment_folders(store)}
+    repair = subprocess.Popen([QA, "--store", str(store), "repair"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    deadline = time.monotonic() + 600
+    while repair.poll() is None and not moment(store, before) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    os.kill(repair.pid, signal.SIGKILL)
+    out, err = repair.communicate(timeout=60)
+    assert repair.returncode == -signal.SIGKILL, ("the repair ended before it was killed", out, err)
+
+    # The next command either answers or names the repair; nothing is lost from the stored texts.
+    asked = run("--store", store, "ask", "How far would crane 7-3 be moved?", "--json")
+    if asked.returncode:
+        lines = [line for line in asked.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and f"run `qa --store {store} repair`" in lines[0], asked.stderr
+    else:
+        assert json.loads(asked.stdout)["citations"][0]["doc_id"] == "harbour-007", asked.stdout
+    assert len(segment_folders(store)) == 2  # what the killed repair left half-built is gone
+    listed = run("--store", store, "articles", "--json") if asked.returncode == 0 else None
+    repaired = run("--store", store, "repair")
+    assert repaired.returncode == 0 and "42 articles in all" in repaired.stdout, (repaired.stdout, repaired.stderr)
+    assert listed is None or len(json.loads(listed.stdout)) == 42
+    assert len(segment_folders(store)) == 2
+
+    reference = Assistant(store=sound, embedder=embedder)
+    assistant = Assistant(store=store, embedder=embedder)
+    assert unreadable_vectors(assistant.store) == 0 and assistant.store.damage() is None
+    assert sorted(r["content_hash"] for r in assistant.articles()) == sorted(r["content_hash"] for r in reference.articles())
+    assert sentence_rows(assistant.store) == sentence_rows(reference.store)
+    assert answers(assistant)[:2] == answers(reference)[:2]  # the samples'
+    for i in (7, 27):  # a notice written again, and one copied
+        assert assistant.ask(f"How far would crane {i}-3 be moved?").citations[0].doc_id == f"harbour-{i:03d}"
+
+
+# --- a store whose files crash Chroma itself ------------------------------------------------------
+
+
+def vector_folder(store: Path, collection: str) -> Path:
+    """The folder of ``collection``'s vector index (named by its segment's id in chroma.sqlite3)."""
+    db = sqlite3.connect(f"{(store / 'chroma.sqlite3').as_uri()}?mode=ro", uri=True)
+    try:
+        query = "SELECT s.id FROM segments s JOIN collections c ON s.collection = c.id WHERE c.name = ? AND s.scope = 'VECTOR'"
+        return store / db.execute(query, (collection,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_a_store_that_crashes_chroma_is_named_in_one_line_and_repair_all_writes_it_again(tmp_path, library, embedder):
+    """Garbled vector-index data (written over, as by two processes at once) makes Chroma's native code
+    kill the process with SIGSEGV when it loads the index: no Python handler runs. The command still
+    ends with one line naming the store and what to do, and `qa repair --all`, which reads no vector,
+    writes every article again from its stored text."""
+    from qa import Assistant
+
+    sound, _ = library
+    store = tmp_path / "store"
+    shutil.copytree(sound, store)
+    data = vector_folder(store, "qa_sentences") / "data_level0.bin"  # the store has over 1,000 sentences: the index is on disk
+    with open(data, "r+b") as handle:
+        handle.write(b"\xff" * min(200_000, data.stat().st_size))
+
+    crashed = (f"qa: Chroma crashed reading the store {store}: its vector index is probably damaged; run `qa --store {store} repair --all` "
+               f"to write every article again from its stored text (nothing is lost)")
+    for command in (["ask", "How far would crane 7-3 be moved?"], ["repair"]):  # repair reads the vectors too
+        done = run("--store", store, *command)
+        assert done.returncode == -signal.SIGSEGV, (command, done.returncode, done.stderr)  # Chroma's own crash, still
+        assert error_lines(done.stderr) == [crashed], command
+    assert run("--store", store, "articles").returncode == 0  # what reads no vector still works
+
+    repaired = run("--store", store, "repair", "--all")
+    assert repaired.returncode == 0 and repaired.stdout.strip() == f"repaired {store}: every article (42) written again from its stored text", (repaired.stdout, repaired.stderr)
+    assert len(segment_folders(store)) == 2  # the garbled index went with its collection
+    reference = Assistant(store=sound, embedder=embedder)
+    assistant = Assistant(store=store, embedder=embedder)
+    assert assistant.store.damage() is None
+    assert sorted(r["content_hash"] for r in assistant.articles()) == sorted(r["content_hash"] for r in reference.articles())
+    assert sentence_rows(assistant.store) == sentence_rows(reference.store)
+    assert answers(assistant)[:2] == answers(reference)[:2]
+    for i in (7, 27):
+        assert assistant.ask(f"How far would crane {i}-3 be moved?").citations[0].doc_id == f"harbour-{i:03d}"
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
