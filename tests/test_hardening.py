@@ -127,6 +127,24 @@ def test_a_huge_question_or_history_is_refused_with_a_clear_error(sample_assista
     assert client.predict("What did Netanyahu say about Rafah?", api_name="/ask")["citations"]  # still answering
 
 
+def test_a_long_history_costs_only_its_latest_turns(sample_assistant, monkeypatch):
+    """Each earlier question is answered again to read a follow-up; only the latest few are."""
+    from qa.assistant import MAX_HISTORY, RESOLVED_TURNS, Assistant
+
+    asked = []
+    original = Assistant._ask_uncached
+
+    def counting(self, question, history, *args):
+        asked.append(question)
+        return original(self, question, history, *args)
+
+    monkeypatch.setattr(Assistant, "_ask_uncached", counting)
+    history = [f"What did Blinken say about topic {i}?" for i in range(MAX_HISTORY - 1)] + ["What did Netanyahu say about Rafah?"]
+    answer = sample_assistant.ask("When did he say that?", history=history)
+    assert "Tuesday evening" in answer.citations[0].text  # still read as a follow-up of the last question
+    assert len(asked) <= RESOLVED_TURNS + 1 and set(asked) <= {"When did he say that?", *history[-RESOLVED_TURNS:]}
+
+
 # --- folders and symlinks --------------------------------------------------------------------
 
 
