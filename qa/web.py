@@ -1161,7 +1161,11 @@ def main(argv: Optional[list[str]] = None) -> None:
     add_llm_arguments(parser)
     args = parser.parse_args(argv)
     from qa.assistant import Assistant
+    from qa.cli import watch_for_crashes
     from qa.rerank import reranker_option
+
+    if argv is None:  # python app.py: a crash inside Chroma says which store, as `qa serve` does
+        watch_for_crashes(argparse.Namespace(**vars(args), command="serve"))
 
     try:
         llm, prompts = llm_from_args(args)

@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from gradio_client import Client
 
-from conftest import ROOT, SAMPLE_DIR
+from conftest import ROOT, SAMPLE_DIR, free_port, stop, wait_until_listening
 from index.embedder import DIMENSION
 from test_store_lock import ENV, QA, RAFAH, harbour_article, unreadable_vectors, write_jsonl
 
@@ -281,6 +282,19 @@ def test_a_store_that_crashes_chroma_is_named_in_one_line_and_repair_all_writes_
         done = run("--store", store, *command)
         assert done.returncode == -signal.SIGSEGV, (command, done.returncode, done.stderr)  # Chroma's own crash, still
         assert error_lines(done.stderr) == [crashed], command
+    # python app.py too: it opens the store, and Chroma crashes on the first question
+    port = free_port()
+    log = tmp_path / "app.log"
+    with open(log, "w") as stderr:
+        app = subprocess.Popen([sys.executable, "app.py", "--store", str(store), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=stderr, env=ENV, cwd=ROOT)
+    try:
+        wait_until_listening(app, port, 120, "app.py")
+        with pytest.raises(Exception):
+            Client(f"http://127.0.0.1:{port}/", verbose=False).predict("How far would crane 7-3 be moved?", api_name="/ask")
+        app.wait(timeout=60)
+    finally:
+        stop(app, grace=5)
+    assert app.returncode == -signal.SIGSEGV and error_lines(log.read_text())[-1:] == [crashed], (app.returncode, log.read_text()[-2000:])
     assert run("--store", store, "articles").returncode == 0  # what reads no vector still works
 
     repaired = run("--store", store, "repair", "--all")
