@@ -346,7 +346,7 @@ class Store:
         collection's folder behind (chroma-core/chroma#5259), so each repair's replaced collections, or the
         half-built copy of a repair cut short, would stay on disk for good."""
         try:
-            db = sqlite3.connect(f"{(self.path / 'chroma.sqlite3').as_uri()}?mode=ro", uri=True, timeout=10)
+            db = sqlite3.connect(f"{(self.path / 'chroma.sqlite3').absolute().as_uri()}?mode=ro", uri=True, timeout=10)
             try:
                 live = {row[0] for row in db.execute("SELECT id FROM segments")}
             finally:

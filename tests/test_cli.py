@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -23,10 +24,10 @@ RAFAH_SENTENCES = {
 CITATION_FIELDS = {"doc_id", "source", "title", "published", "start", "end", "text", "score"}
 
 
-def run_qa(*args, timeout=180) -> subprocess.CompletedProcess:
+def run_qa(*args, timeout=180, cwd=SAMPLE_DIR.parent.parent) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
     env.pop("QA_STORE", None)
-    return subprocess.run([QA, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=SAMPLE_DIR.parent.parent)
+    return subprocess.run([QA, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -51,6 +52,15 @@ def test_ingest_prints_the_summary_and_exits_0(cli_store):
     assert result.stdout.strip() == f"2 added, 0 unchanged, 0 replaced, 0 skipped (store: {store})"
     assert "Traceback" not in result.stderr
     assert "Loading weights" not in result.stderr  # the model loader's bar is kept off the command line
+
+
+def test_relative_store_and_paths_work_as_make_run_uses_them(tmp_path):
+    """`make run` ingests `data/sample` into the default store, `.qa-store/`, both relative."""
+    shutil.copytree(SAMPLE_DIR, tmp_path / "data" / "sample")
+    for args in (("ingest", "data/sample"), ("--store", ".qa-store", "ingest", "data/sample"), ("ask", RAFAH)):
+        done = run_qa(*args, cwd=tmp_path)
+        assert done.returncode == 0 and not done.stderr.strip(), (args, done.stderr)
+    assert (tmp_path / ".qa-store").is_dir()
 
 
 def test_ask_json_prints_the_answer_with_citations(cli_store):
