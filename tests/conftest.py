@@ -21,6 +21,21 @@ SAMPLE_DIR = ROOT / "data" / "sample"
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
+# One article with page junk (a dateline, a sign-up line) around three sentences, for the reader's tests.
+LIGHTHOUSE = {
+    "id": "brindlemoor-lighthouse",
+    "title": "Harbour council approves lighthouse repairs",
+    "url": "https://www.harbour-news.example/lighthouse",
+    "published": "2024-10-12",
+    "text": (
+        "Harbour council approves lighthouse repairs\n\n"
+        "BRINDLEMOOR —\n"
+        "The Brindlemoor harbour council voted on Monday to repair the old lighthouse before the winter storms.\n"
+        "Sign up for our newsletter to get harbour updates in your inbox.\n"
+        "Council clerk Mara Quill said the repairs would cost 40,000 pounds and finish in November.\n"
+    ),
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import json
 
-
-ARTICLE = {
-    "id": "brindlemoor-lighthouse",
-    "title": "Harbour council approves lighthouse repairs",
-    "text": (
-        "Harbour council approves lighthouse repairs\n\n"
-        "BRINDLEMOOR —\n"
-        "The Brindlemoor harbour council voted on Monday to repair the old lighthouse before the winter storms.\n"
-        "Sign up for our newsletter to get harbour updates in your inbox.\n"
-        "Council clerk Mara Quill said the repairs would cost 40,000 pounds and finish in November.\n"
-    ),
-}
+from conftest import LIGHTHOUSE
 
 
 def test_reading_gives_the_whole_text_and_tells_what_the_index_leaves_out(fresh_assistant, tmp_path):
     export = tmp_path / "lighthouse.json"
-    export.write_text(json.dumps(ARTICLE), encoding="utf-8")
+    export.write_text(json.dumps(LIGHTHOUSE), encoding="utf-8")
     fresh_assistant.ingest([export])
-    reading = fresh_assistant.reading(ARTICLE["id"])
+    reading = fresh_assistant.reading(LIGHTHOUSE["id"])
     text = reading.article.text
-    assert text == ARTICLE["text"]
+    assert text == LIGHTHOUSE["text"]
     parts = reading.parts()
     # Consecutive pieces covering the whole text; the indexed ones are exactly the sentences.
     assert parts[0][0] == 0 and parts[-1][1] == len(text)

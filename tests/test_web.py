@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARTIFACTS, ROOT, free_port
+from conftest import ARTIFACTS, LIGHTHOUSE, ROOT, free_port
 from qa.web import safe_name
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -1055,20 +1055,6 @@ def test_no_console_warnings_on_upload_nor_on_the_api_page(page, server, tmp_pat
 
 
 # --- the reader, library sorting, citation previews, a "Not found" that helps (issue 16) -----------
-
-LIGHTHOUSE = {
-    "id": "brindlemoor-lighthouse",
-    "title": "Harbour council approves lighthouse repairs",
-    "url": "https://www.harbour-news.example/lighthouse",
-    "published": "2024-10-12",
-    "text": (
-        "Harbour council approves lighthouse repairs\n\n"
-        "BRINDLEMOOR —\n"
-        "The Brindlemoor harbour council voted on Monday to repair the old lighthouse before the winter storms.\n"
-        "Sign up for our newsletter to get harbour updates in your inbox.\n"
-        "Council clerk Mara Quill said the repairs would cost 40,000 pounds and finish in November.\n"
-    ),
-}
 
 
 def open_reader(page, title: str) -> None:
