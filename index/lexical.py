@@ -137,8 +137,8 @@ class LexicalIndex:
         """Read every article record, then every sentence, out of the store and index them.
         Records first: a record read as ready then had all its sentences written, so the
         sentences read afterwards are complete (a later rewrite changes the record)."""
-        records, vectors = _read_articles(store)
-        return _assemble(generation, records, vectors, None, np.zeros(0, dtype=bool), store.sentence_pages())
+        records = _read_articles(store)
+        return _assemble(generation, records, None, np.zeros(0, dtype=bool), store.sentence_pages())
 
     def updated(self, store, generation: str) -> "LexicalIndex":
         """This index brought to the store's state as of ``generation``: rows of articles whose
@@ -146,7 +146,7 @@ class LexicalIndex:
         recorded article are read from Chroma and tokenised, BM25 is recomputed. Falls back to
         ``build`` when the result does not hold exactly the store's sentence count (sentences
         without a record, or a write that overlapped)."""
-        records, vectors = _read_articles(store)
+        records = _read_articles(store)
         old_counts = np.bincount(self.columns[:, _DOC], minlength=len(self.articles)) if len(self) else np.zeros(len(self.articles), int)
         unchanged = set()
         for record in records:
@@ -156,7 +156,7 @@ class LexicalIndex:
         keep = np.isin(self.columns[:, _DOC], sorted(unchanged)) if len(self) else np.zeros(0, dtype=bool)
         kept_ids = {self.articles[d]["doc_id"] for d in unchanged}
         changed = [record["doc_id"] for record in records if record["doc_id"] not in kept_ids]
-        index = _assemble(generation, records, vectors, self, keep, store.sentences_of(changed))
+        index = _assemble(generation, records, self, keep, store.sentences_of(changed))
         if len(index) != store.sentence_count():
             return LexicalIndex.build(store, generation)
         return index
@@ -483,12 +483,11 @@ def _newest_saved(side_dir: Path) -> Optional[LexicalIndex]:
     return None
 
 
-def _read_articles(store) -> tuple[list[dict], np.ndarray]:
-    ids, metas, vectors = store.article_rows()
-    return [_article_record(doc_id, meta) for doc_id, meta in zip(ids, metas)], vectors
+def _read_articles(store) -> list[dict]:
+    return [_article_record(doc_id, meta) for doc_id, meta in store.article_rows()]
 
 
-def _assemble(generation: str, records: list[dict], record_vectors: np.ndarray, base: Optional[LexicalIndex], keep: np.ndarray, pages: Iterable) -> LexicalIndex:
+def _assemble(generation: str, records: list[dict], base: Optional[LexicalIndex], keep: np.ndarray, pages: Iterable) -> LexicalIndex:
     """An index over ``records``: the rows of ``base`` where ``keep`` is set, then the sentences
     of ``pages`` (tokenised here), with BM25 computed over all of them."""
     articles = list(records)
@@ -532,7 +531,7 @@ def _assemble(generation: str, records: list[dict], record_vectors: np.ndarray, 
         parts["terms"].append(_gather(base.term_ids, base.term_offsets, keep))
 
     # New rows: read from Chroma and tokenised.
-    dimension = record_vectors.shape[1] if len(records) else 0
+    dimension = 0  # of a table without rows: nothing is ever looked up in it
     for ids, texts, metas, vectors in pages:
         dimension = vectors.shape[1]
         columns = np.zeros((len(ids), len(_COLUMNS)), dtype=np.int64)

@@ -525,14 +525,9 @@ class Store:
                 yield got["ids"], got["documents"], got["metadatas"], vectors
                 offset += len(got["ids"])
 
-    def article_rows(self) -> tuple[list[str], list[dict], np.ndarray]:
-        """Every article record (whatever its state): ids, metadata and float32 vectors."""
-        ids, metas, vectors = [], [], []
-        for page_ids, (page_metas, page_vectors) in self._pages(self.articles, ["metadatas", "embeddings"]):
-            ids += page_ids
-            metas += [meta or {} for meta in page_metas]
-            vectors.append(np.asarray(page_vectors, dtype=np.float32).reshape(len(page_ids), -1))
-        return ids, metas, (np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
+    def article_rows(self) -> list[tuple[str, dict]]:
+        """Every article record (whatever its state): its id and metadata."""
+        return [(doc_id, meta or {}) for doc_id, meta in self._iter_rows(self.articles, ["metadatas"])]
 
     def _iter_rows(self, collection, include: list[str], page: int = 5000):
         for ids, columns in self._pages(collection, include, page):
