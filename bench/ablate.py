@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import DEFAULT_DATA, logger, quietly  # noqa: E402
-from realtimeqa import SystemRun, asked_with, load_dev_set, product_ingest, product_setup, validation_corpus  # noqa: E402
+from realtimeqa import SystemRun, asked_with, load_benchmark, product_ingest, product_setup  # noqa: E402
 
 import qa.select as select  # noqa: E402
 
@@ -63,11 +63,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="ablate-") as work:
-        data_dir, questions_path = args.data, None
-        if (data_dir / "pages.jsonl.gz").is_file():
-            _, questions_path = validation_corpus(data_dir, args.page_chars, Path(work), args.split)
-            data_dir = Path(work)
-        articles_path, _, questions = load_dev_set(data_dir, None, questions_path)
+        articles_path, _, questions = load_benchmark(args.data, Path(work), args.split, args.page_chars)
         assistant = quietly(lambda: product_setup(str(args.keep / "product"), args.reranker))
         if not (args.keep / "ingested").is_file():
             log(f"ingesting {articles_path}")

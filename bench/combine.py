@@ -24,7 +24,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_DATA, ROOT, logger, quietly  # noqa: E402
-from realtimeqa import load_dev_set, product_setup, validation_corpus  # noqa: E402
+from realtimeqa import load_benchmark, product_setup  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -47,11 +47,7 @@ def scored_questions(store: Path, data: Path, split: str) -> list[tuple[np.ndarr
         return scored
 
     with tempfile.TemporaryDirectory(prefix="combine-") as work:
-        data_dir, questions_path = data, None
-        if (data / "pages.jsonl.gz").is_file():
-            _, questions_path = validation_corpus(data, 5000, Path(work), split)
-            data_dir = Path(work)
-        _, _, questions = load_dev_set(data_dir, None, questions_path)
+        _, _, questions = load_benchmark(data, Path(work), split)
         assistant = quietly(lambda: product_setup(str(store / "product")))
         select.score_candidates = recording
         try:

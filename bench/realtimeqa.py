@@ -101,6 +101,17 @@ def validation_corpus(data_dir: Path, page_chars: int, work: Path, split: str = 
     return articles_path, questions_path
 
 
+def load_benchmark(
+    data_dir: Path, work: Path, split: str = "validation", page_chars: int = 5000, limit: Optional[int] = None, questions_path: Optional[Path] = None
+) -> tuple[Path, list[dict], list[dict]]:
+    """``load_dev_set`` of the dev set, or of the training data folder's ``split`` corpus (built in ``work``)."""
+    if (data_dir / "pages.jsonl.gz").is_file():  # the training data folder
+        log(f"building the {split} corpus (pages cut at {page_chars:,} characters)")
+        _, questions_path = validation_corpus(data_dir, page_chars, work, split)
+        data_dir = work
+    return load_dev_set(data_dir, limit, questions_path)
+
+
 def load_dev_set(data_dir: Path, limit: Optional[int], questions_path: Optional[Path] = None) -> tuple[Path, list[dict], list[dict]]:
     """The articles file, its parsed articles, and the questions whose answer is in a gold article
     (from ``questions_path``, by default the data folder's questions.jsonl)."""
@@ -479,12 +490,7 @@ def question_details(questions: list[dict], product_run: SystemRun, baseline_run
 
 def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict]]:
     """Index with both systems, ask both; return every figure and the per-question details."""
-    data_dir, limit, questions_path = args.data, args.limit, args.questions
-    if (data_dir / "pages.jsonl.gz").is_file():  # the training data folder: its validation split
-        log(f"building the {args.split} corpus (pages cut at {args.page_chars:,} characters)")
-        articles_path, questions_path = validation_corpus(data_dir, args.page_chars, work, args.split)
-        data_dir = work
-    articles_path, articles, questions = load_dev_set(data_dir, limit, questions_path)
+    articles_path, articles, questions = load_benchmark(args.data, work, args.split, args.page_chars, args.limit, args.questions)
     chars = sum(len(a["text"]) for a in articles)
     product_run, baseline_run = SystemRun("product"), SystemRun("baseline")
     with contextlib.ExitStack() as stack:
