@@ -181,6 +181,9 @@ def product_setup(store_dir: str, reranker: str = "default"):
     assistant = Assistant(store=store_dir, embedder=embedder, reranker=reranker)
     if assistant.reranker is not None:
         assistant.reranker.probabilities("Warming up?", ["Warming up the reranker."])
+    bulk = assistant.bulk_embedder()  # the encoder of large ingests, loaded beforehand as the baseline's is
+    if bulk is not None:
+        bulk.encode(["Warming up the bulk encoder."])
     return assistant
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Union
 
-from index.articles import Article, Skipped, iter_files, load_file
 import numpy as np
+
+from index.articles import Article, Skipped, iter_files, load_file
+from index.embedder import BULK_BYTES
 from index.sentences import Sentence, split_sentences
 from index.speakers import attribute_speakers
 from index.store import READY, WRITING, Damage, Store
@@ -71,6 +74,7 @@ def ingest(
     progress: Optional[Progress] = None,
     batch_sentences: int = 512,
     on_article: Optional[ArticleProgress] = None,
+    bulk_embed: Optional[Callable[[list[str]], np.ndarray]] = None,
 ) -> IngestReport:
     """Ingest files and folders. Idempotent: known content is left alone, changed content replaced.
 
@@ -79,16 +83,31 @@ def ingest(
     leaves it to ``Store.repair``) and deleted at the end unless this ingest meets it again
     elsewhere (a moved file, a shifted JSONL line): then it is simply kept, not re-embedded.
     A new version that turns out unusable (skipped) never costs the old one.
+
+    ``bulk_embed``, if given, embeds instead of ``embed`` when the files add up to ``BULK_BYTES`` or more
+    (a faster encoder that costs seconds to load, see ``index.embedder.BulkEmbedder``).
     """
     with store.writing():  # another Store of this process must not repair what this run hides
-        return _ingest(store, embed, list(paths), progress, batch_sentences, on_article)
+        return _ingest(store, embed, bulk_embed, list(paths), progress, batch_sentences, on_article)
 
 
-def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batch_sentences: int, on_article) -> IngestReport:
+def input_bytes(files: list) -> int:
+    """Bytes in the listed files (``Skipped`` entries and unreadable files count nothing)."""
+    total = 0
+    for entry in files:
+        with contextlib.suppress(OSError, TypeError):
+            total += os.stat(entry).st_size
+    return total
+
+
+def _ingest(store: Store, embed, bulk_embed, paths: list, progress: Optional[Progress], batch_sentences: int, on_article) -> IngestReport:
     report = IngestReport()
     run = _Run(store, report)
     written: list[str] = []
     finished = 0
+    files = list(iter_files(paths))
+    if bulk_embed is not None and input_bytes(files) >= BULK_BYTES:
+        embed = bulk_embed
 
     def article_done(title: str) -> None:
         nonlocal finished
@@ -97,7 +116,6 @@ def _ingest(store: Store, embed, paths: list, progress: Optional[Progress], batc
             on_article(finished, title)
 
     with _Batches(store, embed, written, article_done) as batches:
-        files = list(iter_files(paths))
         if progress and not files:
             progress(0, 0)
         for done, entry in enumerate(files, start=1):
@@ -181,11 +199,17 @@ class _Batches:
                 self.article_done(article.title or article.doc_id)
 
 
-def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_sentences: int = 512, everything: bool = False) -> Optional[Damage]:
+def rebuild(
+    store: Store,
+    embed: Callable[[list[str]], np.ndarray],
+    batch_sentences: int = 512,
+    everything: bool = False,
+    bulk_embed: Optional[Callable[[list[str]], np.ndarray]] = None,
+) -> Optional[Damage]:
     """Repair a damaged store (``Store.damage``): every readable vector is kept, and the articles
     with a vector Chroma cannot return are split and embedded again from their stored text. With
     ``everything``, every article is, and no vector is read (for a store whose files crash Chroma).
-    Returns the damage found, None when there was none. Only for an embedded store: on a Chroma
+    Returns the damage found, None when there was none; ``bulk_embed`` as for ``ingest``. Only for an embedded store: on a Chroma
     server, swapping collections would pull them from under every other process using it."""
     if store.path is None:
         raise ValueError(
@@ -201,6 +225,8 @@ def rebuild(store: Store, embed: Callable[[list[str]], np.ndarray], batch_senten
     if damage is None:
         return None
     articles = store.rebuild(damage.articles, dimension=embed(["dimension"]).shape[1], read_vectors=not everything)
+    if bulk_embed is not None and sum(len(article.text) for article in articles) >= BULK_BYTES:
+        embed = bulk_embed
     with store.writing(), _Batches(store, embed, [], lambda title: None, rewrite=True) as batches:
         for article in articles:
             batches.add(article, prepare(article))

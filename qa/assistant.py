@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Union
 
 from index.articles import Article
-from index.embedder import Embedder, shared_embedder
+from index.embedder import BulkEmbedder, Embedder, native_bf16, shared_bulk_embedder, shared_embedder
 from index.ingest import ArticleProgress, IngestReport, Progress, ingest, prepare, rebuild
 from index.sentences import Sentence
 from index.speakers import full_names
@@ -145,7 +145,10 @@ class Assistant:
             paths = [paths]
         with self._write_lock:
             # The model loads only if something new needs embedding.
-            report = ingest(self.store, lambda texts: self.embedder.encode(texts), paths, progress=progress, on_article=on_article)
+            report = ingest(
+                self.store, lambda texts: self.embedder.encode(texts), paths,
+                progress=progress, on_article=on_article, bulk_embed=self._bulk_embed(),
+            )
         self._store_changed()
         return report
 
@@ -154,9 +157,22 @@ class Assistant:
         all of them, reading no vector) are written again from their stored text; nothing else changes.
         Returns the damage found (None: none)."""
         with self._write_lock:
-            damage = rebuild(self.store, lambda texts: self.embedder.encode(texts), everything=everything)
+            damage = rebuild(self.store, lambda texts: self.embedder.encode(texts), everything=everything, bulk_embed=self._bulk_embed())
         self._store_changed()
         return damage
+
+    def bulk_embedder(self) -> Optional[BulkEmbedder]:
+        """The faster encoder of large ingests (``index.embedder.BulkEmbedder``, loaded on first call), or
+        None where the CPU lacks native bf16 or the caller chose another model for ``embedder``."""
+        return shared_bulk_embedder() if self._bulk_possible() else None
+
+    def _bulk_possible(self) -> bool:
+        same_model = self._embedder is None or (type(self._embedder) is Embedder and self._embedder.variant == "fp32")
+        return same_model and native_bf16()
+
+    def _bulk_embed(self):
+        """What ingest embeds large inputs with; the model loads only if one comes."""
+        return (lambda texts: shared_bulk_embedder().encode(texts)) if self._bulk_possible() else None
 
     def remove(self, doc_id: str) -> bool:
         with self._write_lock:

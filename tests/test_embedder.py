@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from index.articles import Article, load_file
-from index.embedder import DIMENSION, Embedder, length_batches
+from index.embedder import DIMENSION, Embedder, length_batches, native_bf16, shared_bulk_embedder
 from index.onnx_model import ensure_model, is_intact, model_file
 from index.sentences import split_sentences
 
@@ -134,3 +134,43 @@ def test_a_damaged_cached_model_is_made_again_once_by_processes_starting_togethe
         np.testing.assert_allclose(json.loads(out), embedder.encode([sample_sentences[3]])[0], atol=1e-5)
     assert is_intact(damaged)
     assert [p.name for p in damaged.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+needs_bf16 = pytest.mark.skipif(not native_bf16(), reason="this CPU has no native bf16 (AMX or AVX512-BF16)")
+
+
+@needs_bf16
+def test_the_bulk_encoder_gives_the_query_encoders_vectors(embedder, sample_sentences):
+    bulk = shared_bulk_embedder()
+    mixed = sample_sentences + ["Yes.", "Rafah"]
+    vectors = bulk.encode(mixed)
+    expected = embedder.encode(mixed)
+    assert vectors.shape == expected.shape and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosine = (vectors * expected).sum(axis=1)
+    assert cosine.min() >= 0.999, mixed[int(cosine.argmin())]
+    assert bulk.encode([]).shape == (0, DIMENSION)
+
+
+@needs_bf16
+def test_only_a_large_ingest_embeds_with_the_bulk_encoder(monkeypatch, tmp_path, embedder, sample_assistant):
+    import index.ingest
+    from qa import Assistant
+
+    calls = []
+    bulk = shared_bulk_embedder()
+    monkeypatch.setattr(bulk, "encode", lambda texts, encode=bulk.encode: calls.append(len(texts)) or encode(texts))
+    small = Assistant(store=tmp_path / "small", embedder=embedder)
+    small.ingest([SAMPLE_DIR])
+    assert calls == []  # two short articles: not worth loading torch
+
+    sample_bytes = sum(path.stat().st_size for path in SAMPLE_DIR.iterdir())
+    monkeypatch.setattr(index.ingest, "BULK_BYTES", sample_bytes)
+    large = Assistant(store=tmp_path / "large", embedder=embedder)
+    large.ingest([SAMPLE_DIR])
+    assert sum(calls) == large.store.sentence_count() > 20
+    question = "What did Netanyahu say about Rafah?"
+    assert [c.text for c in large.ask(question).citations] == [c.text for c in sample_assistant.ask(question).citations]
+
+    other_model = Assistant(store=tmp_path / "other", embedder=Embedder("int8"))
+    assert other_model.bulk_embedder() is None  # its vectors would not match that model's queries
