@@ -31,7 +31,7 @@ Run from the repository root:
     .venv/bin/python bench/realtimeqa.py                  # everything, a few minutes
     .venv/bin/python bench/realtimeqa.py --limit 20       # quick look
     .venv/bin/python bench/realtimeqa.py --json           # one JSON line only
-    .venv/bin/python bench/realtimeqa.py --no-curve       # skip the min_score curve
+    .venv/bin/python bench/realtimeqa.py --no-curve       # skip the abstention curve
     .venv/bin/python bench/realtimeqa.py --details /tmp/rtqa.jsonl   # also each question's citations
     .venv/bin/python bench/realtimeqa.py --data ../shared/train/realtimeqa   # the validation split (long ingest)
     .venv/bin/python bench/realtimeqa.py --reranker none   # the product without its reranker
@@ -63,7 +63,7 @@ from common import (  # noqa: E402
 log = logger("bench")
 TOP_N = 3
 # The product's best candidate scores about 0.40 at the least on this set, so the curve reaches well above that.
-CURVE_MIN_SCORES = (0.30, 0.34, 0.38, 0.42, 0.46, 0.50, 0.55, 0.60, 0.65)
+CURVE_MIN_CONFIDENCES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 WARM_UP_QUESTION = "What did the president say about the economy this week?"
 
 
@@ -102,22 +102,26 @@ def validation_corpus(data_dir: Path, page_chars: int, work: Path, split: str = 
 
 
 def load_benchmark(
-    data_dir: Path, work: Path, split: str = "validation", page_chars: int = 5000, limit: Optional[int] = None, questions_path: Optional[Path] = None
+    data_dir: Path, work: Path, split: str = "validation", page_chars: int = 5000, limit: Optional[int] = None,
+    questions_path: Optional[Path] = None, answerable_only: bool = True,
 ) -> tuple[Path, list[dict], list[dict]]:
     """``load_dev_set`` of the dev set, or of the training data folder's ``split`` corpus (built in ``work``)."""
     if (data_dir / "pages.jsonl.gz").is_file():  # the training data folder
         log(f"building the {split} corpus (pages cut at {page_chars:,} characters)")
         _, questions_path = validation_corpus(data_dir, page_chars, work, split)
         data_dir = work
-    return load_dev_set(data_dir, limit, questions_path)
+    return load_dev_set(data_dir, limit, questions_path, answerable_only)
 
 
-def load_dev_set(data_dir: Path, limit: Optional[int], questions_path: Optional[Path] = None) -> tuple[Path, list[dict], list[dict]]:
+def load_dev_set(
+    data_dir: Path, limit: Optional[int], questions_path: Optional[Path] = None, answerable_only: bool = True
+) -> tuple[Path, list[dict], list[dict]]:
     """The articles file, its parsed articles, and the questions whose answer is in a gold article
-    (from ``questions_path``, by default the data folder's questions.jsonl)."""
+    (from ``questions_path``, by default the data folder's questions.jsonl); all of them unless
+    ``answerable_only``, each with its ``answer_in_gold``."""
     articles_path = data_dir / "articles.jsonl"
     articles = load_jsonl(articles_path)
-    questions = [q for q in load_jsonl(questions_path or data_dir / "questions.jsonl") if q.get("answer_in_gold") is True]
+    questions = [q for q in load_jsonl(questions_path or data_dir / "questions.jsonl") if q.get("answer_in_gold") is True or not answerable_only]
     if limit is not None:
         questions = questions[:limit]
     return articles_path, articles, questions
@@ -358,12 +362,13 @@ def asked_with(assistant, questions: list[dict], tuning=None, reranker="keep") -
 
 
 def abstention_curve(assistant, questions: list[dict]) -> list[dict]:
-    """Re-ask at several ``min_score`` values (the abstention threshold)."""
+    """Re-ask at several ``min_confidence`` values (the abstention threshold of the calibrated confidence;
+    bench/calibrate.py prints the unanswerable questions' side too)."""
     original = assistant.tuning
     curve = []
-    for value in sorted(set(CURVE_MIN_SCORES) | {original.min_score}):
-        rates = asked_with(assistant, questions, dataclasses.replace(original, min_score=value))
-        curve.append({"min_score": value, **rates, "current": value == original.min_score})
+    for value in sorted(set(CURVE_MIN_CONFIDENCES) | {original.min_confidence}):
+        rates = asked_with(assistant, questions, dataclasses.replace(original, min_confidence=value))
+        curve.append({"min_confidence": value, **rates, "current": value == original.min_confidence})
     return curve
 
 
@@ -447,13 +452,13 @@ def format_variants(rows: list[dict]) -> str:
 
 
 def format_curve(curve: list[dict]) -> str:
-    """The product's abstention trade-off: one row per min_score."""
-    lines = [f"| {'min_score':>9} | {'answer-hit@3':>12} | {'doc-hit@3':>9} | {'abstention':>10} | {'hit when answered':>17} |"]
-    lines.append(f"|{'-' * 10}:|{'-' * 13}:|{'-' * 10}:|{'-' * 11}:|{'-' * 18}:|")
+    """The product's abstention trade-off: one row per min_confidence."""
+    lines = [f"| {'min_confidence':>14} | {'answer-hit@3':>12} | {'doc-hit@3':>9} | {'abstention':>10} | {'hit when answered':>17} |"]
+    lines.append(f"|{'-' * 15}:|{'-' * 13}:|{'-' * 10}:|{'-' * 11}:|{'-' * 18}:|")
     for row in curve:
         mark = " *" if row["current"] else "  "
         lines.append(
-            f"| {row['min_score']:>7.2f}{mark} | {100 * row['answer_hit_at_3']:>11.1f}% | {100 * row['doc_hit_at_3']:>8.1f}% "
+            f"| {row['min_confidence']:>12.2f}{mark} | {100 * row['answer_hit_at_3']:>11.1f}% | {100 * row['doc_hit_at_3']:>8.1f}% "
             f"| {100 * row['abstention']:>9.1f}% | {100 * row['answer_hit_when_answered']:>16.1f}% |"
         )
     return "\n".join(lines)
@@ -557,7 +562,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="ask only the first N questions")
     add_json_flag(parser)
     parser.add_argument("--curve", action=argparse.BooleanOptionalAction, default=True,
-                        help="also print the product's min_score abstention curve (default: on)")
+                        help="also print the product's abstention curve over min_confidence (default: on)")
     parser.add_argument("--reranker", default="default", metavar="PATH",
                         help="the reranker folder, or 'none' for the hand-weighted scoring alone (default: the shipped one)")
     parser.add_argument("--page-chars", type=int, default=5000, metavar="N",
@@ -598,7 +603,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     recall = ", ".join(f"@{key.rsplit('_', 1)[1]} {100 * value:.1f}%" for key, value in result["candidate_recall"].items())
     lines += ["", f"Reranker: {result['reranker']}. Answer in the fused candidates (the ceiling): {recall}"]
     if result["curve"]:
-        lines += ["", "Product abstention trade-off (tuning.min_score; * = current):", "", format_curve(result["curve"])]
+        lines += ["", "Product abstention trade-off (tuning.min_confidence; * = current):", "", format_curve(result["curve"])]
     if result["variants"]:
         lines += ["", "Variants (qa.select.Tuning fields changed), same stores and questions:", "", format_variants(result["variants"])]
     lines += ["", machine_line(result)]

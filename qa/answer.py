@@ -36,6 +36,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     resolved_question: str = ""  # the question after follow-up resolution
     dropped: list[str] = field(default_factory=list)  # generated sentences the verifier removed
+    confidence: float = 0.0  # calibrated probability that the articles answer it (qa.select.confidence)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -379,7 +379,7 @@ class Assistant:
         def article_names(doc_id: str, speaker: str) -> str:
             return " ".join(full_names(speaker, lexical.article_texts(doc_id)))
 
-        groups, reason = select(
+        groups, _, sure = select(
             analysis,
             candidates,
             idf=lexical.idf,
@@ -389,8 +389,10 @@ class Assistant:
             full_names=article_names,
         )
         if not groups:
-            return Answer(question, self.not_found, True, resolved_question=resolved)
-        return self._compose(question, resolved, order_for_reading(groups), lexical)
+            return Answer(question, self.not_found, True, resolved_question=resolved, confidence=round(sure, 4))
+        answer = self._compose(question, resolved, order_for_reading(groups), lexical)
+        answer.confidence = round(sure, 4)
+        return answer
 
     def _rerank(self, question: str, candidates: list) -> None:
         """The reranker's probability on the best fused candidates (the rest stay unscored)."""

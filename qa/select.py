@@ -9,6 +9,7 @@ Pure functions over retrieved candidates: no I/O here.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -28,7 +29,7 @@ class Tuning:
     w_context_coverage: float = 0.10
     w_type: float = 0.15
     w_speaker: float = 0.30
-    min_score: float = 0.38
+    min_score: float = 0.38  # no sentence scoring less is cited
     min_context_coverage: float = 0.25
     keep_ratio: float = 0.88  # further sentences must score this close to the best
     max_sentences: int = 3
@@ -38,6 +39,17 @@ class Tuning:
     # The trained reranker (qa.rerank) reads the best fused candidates; its probability joins the score.
     rerank_candidates: int = 12
     w_rerank: float = 0.10
+    # Abstention: the best sentence's evidence (its score, less the weight of question terms no
+    # article holds) as a probability that the articles answer the question, by a logistic fit on
+    # the held-out training weeks' answerable and unanswerable questions (bench/calibrate.py).
+    confidence_slope: float = 9.42
+    confidence_intercept: float = -6.09
+    min_confidence: float = 0.10  # at most 1.5 % abstention on the held-out weeks' answerable questions (bench/README.md)
+
+
+def confidence(evidence: float, tuning: Tuning) -> float:
+    """The calibrated probability that an answer whose best sentence has this evidence is in the articles."""
+    return 1.0 / (1.0 + math.exp(-(tuning.confidence_slope * evidence + tuning.confidence_intercept)))
 
 
 @dataclass
@@ -235,18 +247,18 @@ def select(
     tuning: Tuning,
     exclude: set[tuple[str, int]] = frozenset(),
     full_names: Callable[[str, str], str] = lambda doc_id, name: "",
-) -> tuple[list[list[Scored]], str]:
-    """Pick answer sentences; returns groups (near-duplicates across articles share a group) and,
-    when abstaining, the reason. ``full_names(doc_id, speaker)`` gives the article's fuller names
-    for a speaker, for "what did X say"."""
+) -> tuple[list[list[Scored]], str, float]:
+    """Pick answer sentences; returns groups (near-duplicates across articles share a group), when
+    abstaining the reason, and the calibrated ``confidence`` of the best sentence (0 when there is
+    none). ``full_names(doc_id, speaker)`` gives the article's fuller names for "what did X say"."""
     if not question.terms:
-        return [], "the question has no content words"
+        return [], "the question has no content words", 0.0
     share, missing = missing_share(question, idf, known)
     name_terms = set(terms(" ".join(question.names)))
     missing_names = [t for t in missing if t in name_terms]
     if missing_names:
         # A name no article mentions: whatever else matches is about something else.
-        return [], f"no article mentions {', '.join(missing_names)}"
+        return [], f"no article mentions {', '.join(missing_names)}", 0.0
 
     scored = [s for s in score_candidates(question, candidates, idf, tuning, known, full_names) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
     everything = scored  # a headline's source answers through the headline, whatever the filters below say
@@ -255,7 +267,7 @@ def select(
         # a sentence that merely mentions X is someone else speaking.
         scored = [s for s in scored if s.speaker_match and (s.coverage > 0 or not question.topic)]
         if not scored:
-            return [], f"nothing {question.speaker} said on this was found"
+            return [], f"nothing {question.speaker} said on this was found", 0.0
     if question.kind == HOW_MANY:
         # A count is the answer: a sentence without a number does not answer "how many".
         scored = [s for s in scored if has_answer_type(HOW_MANY, s.candidate.sentence.text, question)]
@@ -263,15 +275,14 @@ def select(
     # reads; the next candidate may still answer, so drop it rather than abstain.
     scored = [s for s in scored if s.context_coverage >= tuning.min_context_coverage]
     if not scored:
-        return [], "no sentence matched"
+        return [], "no sentence matched", 0.0
     best = scored[0]
-    if best.score < tuning.min_score:
-        return [], "no sentence answers it well enough"
     # Scoring leaves out terms no article holds (they cannot rank sentences); the verdict counts
     # them as missing: a sentence covering only "Tel Aviv" does not answer "weather forecast for Tel Aviv".
     evidence = best.score - share * (tuning.w_coverage * best.coverage + tuning.w_context_coverage * best.context_coverage)
-    if evidence < tuning.min_score:
-        return [], f"the articles do not cover: {', '.join(missing)}"
+    sure = confidence(evidence, tuning)
+    if best.score < tuning.min_score or sure < tuning.min_confidence:
+        return [], f"the articles do not cover: {', '.join(missing)}" if missing else "no sentence answers it well enough", sure
 
     limit = tuning.max_said_sentences if question.kind == SAID else tuning.max_sentences
     groups: list[list[Scored]] = []
@@ -293,7 +304,7 @@ def select(
         groups = _add_where_named(question, groups, scored, limit)
     groups = _add_answer_type(question, groups, scored, limit, tuning)
     groups = _add_headline_sources(groups, everything, idf, limit, tuning)
-    return groups, ""
+    return groups, "", sure
 
 
 def counts_what_is_asked(text: str, question: Question) -> bool:

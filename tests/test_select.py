@@ -52,7 +52,7 @@ def _candidate(
 def _cited(question, candidates, **options) -> list[tuple[str, int]]:
     """(article, position) of each cited group's sentence, in selection order."""
     options = {"idf": lambda t: 2.0, "known": lambda t: True, "tuning": Tuning(), **options}
-    groups, _ = select(question, candidates, **options)
+    groups, _, _ = select(question, candidates, **options)
     return [(g[0].candidate.sentence.doc_id, g[0].candidate.sentence.position) for g in groups]
 
 
@@ -63,10 +63,10 @@ def test_terms_no_article_holds_count_against_the_answer():
     known = {"blinken", "met", "meet", "herzog", "tel", "aviv"}
     idf = lambda term: 2.0  # noqa: E731
     about_meeting = analyze("Where did Blinken meet Herzog in Tel Aviv?")
-    groups, reason = select(about_meeting, [candidate], idf=idf, known=known.__contains__, tuning=Tuning())
+    groups, reason, _ = select(about_meeting, [candidate], idf=idf, known=known.__contains__, tuning=Tuning())
     assert groups and not reason
     about_weather = analyze("What's the weather forecast for Tel Aviv?")
-    groups, reason = select(about_weather, [candidate], idf=idf, known=known.__contains__, tuning=Tuning())
+    groups, reason, _ = select(about_weather, [candidate], idf=idf, known=known.__contains__, tuning=Tuning())
     assert not groups and "weather" in reason
 
 
@@ -285,3 +285,28 @@ def test_a_pronoun_with_is_owns_no_place():
     question = analyze("Where did Nancy Pelosi visit?")
     assert not has_answer_type(WHERE, "“She’s with Nancy Pelosi.”", question)
     assert has_answer_type(WHERE, "Pelosi’s visit to Taiwan angered China.", question)
+
+
+def test_the_calibrated_confidence_decides_abstention():
+    """The best sentence's evidence, as a probability, rises with it; below ``min_confidence`` the
+    question is not answered, whatever the sentence's own score floor says."""
+    from qa.select import confidence
+
+    tuning = Tuning()
+    assert 0.0 < confidence(0.3, tuning) < confidence(0.6, tuning) < confidence(0.9, tuning) < 1.0
+    question = analyze("Where did Blinken meet Herzog?")
+    candidate = _candidate("Blinken met Herzog in Tel Aviv on Wednesday.", dense=0.7)
+    options = {"idf": lambda t: 2.0, "known": lambda t: True}
+    groups, reason, sure = select(question, [candidate], tuning=tuning, **options)
+    assert groups and not reason and sure >= tuning.min_confidence
+    stricter = Tuning(min_confidence=min(1.0, sure + 0.01))
+    groups, reason, same = select(question, [candidate], tuning=stricter, **options)
+    assert not groups and reason == "no sentence answers it well enough" and same == sure
+
+
+def test_an_answer_carries_its_confidence(sample_assistant):
+    answered = sample_assistant.ask("What did Netanyahu say about Rafah?")
+    off_topic = sample_assistant.ask("What's the weather forecast for Tel Aviv this weekend?")
+    assert not answered.abstained and off_topic.abstained
+    assert answered.confidence >= sample_assistant.tuning.min_confidence > off_topic.confidence
+    assert answered.to_dict()["confidence"] == answered.confidence
