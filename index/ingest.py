@@ -209,8 +209,9 @@ def rebuild(
     """Repair a damaged store (``Store.damage``): every readable vector is kept, and the articles
     with a vector Chroma cannot return are split and embedded again from their stored text. With
     ``everything``, every article is, and no vector is read (for a store whose files crash Chroma).
-    Returns the damage found, None when there was none; ``bulk_embed`` as for ``ingest``. Only for an embedded store: on a Chroma
-    server, swapping collections would pull them from under every other process using it."""
+    Returns the damage found, None when there was none; ``bulk_embed`` as for ``ingest``. Only for an
+    embedded store: on a Chroma server, swapping collections would pull them from under every other
+    process using it."""
     if store.path is None:
         raise ValueError(
             f"qa repair is for an embedded store (--store DIR), not the Chroma server at {store.location}: other processes "

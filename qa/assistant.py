@@ -235,7 +235,8 @@ class Assistant:
         """Questions the library answers, near ``question``: what a "Not found" can offer to ask instead.
         Each is made from an attributed sentence nearest to ``question`` (``said_question``: its speaker
         and a name its article's title shares, in the library's own words), and is asked under the same
-        filters before it is offered, so every one offered is answered. At most ``limit + 3`` are tried."""
+        filters before it is offered (its cited sentences, never an LLM), so every one offered is answered.
+        At most ``limit + 3`` are tried."""
         filters = Filters(sources or [], published_from, published_to)
         analysis = analyze(question)
         offered: list[str] = []
@@ -253,7 +254,8 @@ class Assistant:
             if not key[1] and any(k[0] == key[0] for k in tried):
                 continue
             tried.add(key)
-            if not self.ask(asked, sources=sources, published_from=published_from, published_to=published_to).abstained:
+            # the cited sentences decide: an LLM would only be paid to write an answer nobody asked for yet
+            if not self._extractive(asked, [], filters, self.store.generation()).abstained:
                 offered.append(asked)
             if len(offered) == limit or len(tried) >= limit + 3:
                 break

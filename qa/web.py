@@ -837,7 +837,7 @@ def build_app(assistant) -> gr.Blocks:
             published_from: Search only articles published on or after this day, YYYY-MM-DD ("" for no limit).
             published_to: Search only articles published on or before this day, YYYY-MM-DD ("" for no limit).
         Returns:
-            The answer as JSON: question, text (the cited sentences with [n] markers, or "Not found in these articles."), abstained (true when nothing answers), citations (each: marker, doc_id, source, title, published, url, start, end, text, score, speaker; text is the article's text[start:end]), resolved_question (a follow-up read as a standalone question), dropped (sentences an LLM wrote that their citations did not support).
+            The answer as JSON: question, text (the cited sentences with [n] markers, or "Not found in these articles."), abstained (true when nothing answers), citations (each: marker, doc_id, source, title, published, url, start, end, text, score, speaker; text is the article's text[start:end]), resolved_question (a follow-up read as a standalone question), dropped (sentences an LLM wrote that their citations did not support), confidence (the calibrated probability that the articles answer it).
         """
         try:
             sources, start, end = check_filters(sources, published_from, published_to)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import LIGHTHOUSE
+from qa import Assistant
 
 
 def test_reading_gives_the_whole_text_and_tells_what_the_index_leaves_out(fresh_assistant, tmp_path):
@@ -50,3 +51,14 @@ def test_nearby_questions_are_answered_and_made_of_the_librarys_words(sample_ass
         assert speaker in library and topic.removeprefix(" about ") in library, question
     # Under filters nothing passes (the samples have no date), nothing is offered: a click would find nothing.
     assert sample_assistant.nearby_questions(absent, published_from="2024-01-01") == []
+
+
+def test_nearby_questions_never_call_the_llm(sample_assistant):
+    """Checking that a question is answered takes its cited sentences; an LLM would write answers nobody asked for."""
+    from conftest import ScriptedLLM
+
+    llm = ScriptedLLM(replies=["Nothing to say."])
+    with_llm = Assistant(store=sample_assistant.store.path, embedder=sample_assistant.embedder, llm=llm)
+    offered = with_llm.nearby_questions("What did Zelensky say about Crimea?")
+    assert offered == sample_assistant.nearby_questions("What did Zelensky say about Crimea?") and offered
+    assert llm.received == []

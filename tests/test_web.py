@@ -423,7 +423,7 @@ def test_api_ask_returns_the_cli_json(server):
     assert [c["text"] for c in got["citations"]] == RAFAH_SENTENCES
     for c in got["citations"]:
         assert assistant.article(c["doc_id"]).text[c["start"] : c["end"]] == c["text"]
-    assert set(got) == {"question", "text", "abstained", "citations", "resolved_question", "dropped"}
+    assert set(got) == {"question", "text", "abstained", "citations", "resolved_question", "dropped", "confidence"}
 
     follow = client.predict(FOLLOW_UP, [RAFAH], api_name="/ask")
     assert follow == served(assistant.ask(FOLLOW_UP, history=[RAFAH]))
