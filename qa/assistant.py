@@ -98,6 +98,7 @@ class Assistant:
             raise StoreDamaged(str(damage))
         self.repaired = self.store.repair()  # drop articles a crash left half-written
         self._embedder = embedder
+        self._bulk_failed = False
         self.tuning = tuning or Tuning()
         # A folder (loaded once per process), a Reranker, or None for the hand-weighted scoring alone.
         self._reranker = reranker
@@ -171,8 +172,23 @@ class Assistant:
         return same_model and native_bf16()
 
     def _bulk_embed(self):
-        """What ingest embeds large inputs with; the model loads only if one comes."""
-        return (lambda texts: shared_bulk_embedder().encode(texts)) if self._bulk_possible() else None
+        """What ingest embeds large inputs with; the model loads only if one comes, and where it cannot
+        (torch missing or broken) the ONNX encoder does the work: a faster encoder is never a reason to fail."""
+        if not self._bulk_possible():
+            return None
+
+        def embed(texts: list[str]):
+            if not self._bulk_failed:
+                try:
+                    bulk = shared_bulk_embedder()
+                except Exception as exc:
+                    self._bulk_failed = True
+                    logging.getLogger("qa").warning("the bf16 encoder did not load (%s: %s); embedding with ONNX fp32", type(exc).__name__, exc)
+                else:
+                    return bulk.encode(texts)
+            return self.embedder.encode(texts)
+
+        return embed
 
     def remove(self, doc_id: str) -> bool:
         with self._write_lock:

@@ -174,3 +174,21 @@ def test_only_a_large_ingest_embeds_with_the_bulk_encoder(monkeypatch, tmp_path,
 
     other_model = Assistant(store=tmp_path / "other", embedder=Embedder("int8"))
     assert other_model.bulk_embedder() is None  # its vectors would not match that model's queries
+
+
+@needs_bf16
+def test_a_bulk_encoder_that_cannot_load_leaves_the_work_to_onnx(monkeypatch, tmp_path, embedder, caplog):
+    import index.ingest
+    import qa.assistant
+    from qa import Assistant
+
+    def broken():
+        raise ImportError("torch is broken")
+
+    monkeypatch.setattr(qa.assistant, "shared_bulk_embedder", broken)
+    monkeypatch.setattr(index.ingest, "BULK_BYTES", 1)
+    assistant = Assistant(store=tmp_path / "store", embedder=embedder)
+    report = assistant.ingest([SAMPLE_DIR])
+    assert report.counts()["added"] == 2 and not report.skipped
+    assert sum("bf16 encoder did not load (ImportError: torch is broken)" in r.getMessage() for r in caplog.records) == 1
+    assert not assistant.ask("What did Netanyahu say about Rafah?").abstained
