@@ -264,6 +264,12 @@ EMPTY_SOURCES = """
 """
 
 
+def percent(probability: float) -> str:
+    """A probability as a reader takes it in: whole percents, never a false 0 % or 100 %."""
+    value = round(100 * float(probability))
+    return "over 99 %" if value >= 100 and probability < 1 else "under 1 %" if value <= 0 and probability > 0 else f"{value} %"
+
+
 def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
     """The sources panel for the answer of turn ``index``. An article that has changed since the answer
     (replaced by a new version) shows the cited sentences as they were, without marking the new text."""
@@ -286,6 +292,8 @@ def sources_html(assistant, turns: list[dict], index: Optional[int]) -> str:
     filters = turn.get("filters") or {}
     if any(filters.values()):
         head.append(f'<div class="qa-src-resolved">Filters: {esc(describe_filters(**filters))}</div>')
+    if not answer.get("abstained") and answer.get("confidence") is not None:
+        head.append(f'<div class="qa-src-resolved qa-confidence">Confidence that the library answers this: {percent(answer["confidence"])}</div>')
     header = f'<div class="qa-src-head">{"".join(head)}</div>'
     if answer.get("abstained") or not answer.get("citations"):
         return (

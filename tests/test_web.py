@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ARTIFACTS, LIGHTHOUSE, ROOT, free_port
-from qa.web import safe_name
+from qa.web import percent, safe_name
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -182,7 +182,10 @@ def test_answer_and_highlights_carry_exactly_the_cited_sentences(page, server):
     links = page.eval_on_selector_all(f"{BOT} a.qa-marker", "els => els.map(e => [e.textContent, e.getAttribute('href')])")
     assert links == [["[1]", "#cite-1"], ["[2]", "#cite-2"]]
 
-    # The sources panel: the full article, with exactly the cited sentences marked.
+    # The sources panel: how sure the answer is, then the full article, with exactly the cited sentences marked.
+    confidence = page.inner_text("#qa-sources .qa-confidence")
+    assert confidence == f"Confidence that the library answers this: {percent(expected.confidence)}" and "%" in confidence
+    assert 0.5 < expected.confidence < 1
     assert sorted(mark_texts(page)) == sorted(RAFAH_SENTENCES)
     assert page.eval_on_selector("#cite-1", "e => e.textContent") == RAFAH_SENTENCES[0]
     assert page.eval_on_selector("#cite-2", "e => e.textContent") == RAFAH_SENTENCES[1]
@@ -267,6 +270,7 @@ def test_examples_on_first_load_and_the_plain_not_found(page, server):
     assert page.locator(BOT).last.locator("a").count() == 0
     assert mark_texts(page) == []
     assert page.locator("#qa-sources .qa-notfound").count() == 1
+    assert page.locator("#qa-sources .qa-confidence").count() == 0  # no "how sure" for an answer not given
 
 
 def test_filters_are_validated_and_apply_to_the_next_question(page, server):
@@ -466,6 +470,10 @@ def test_files_outside_the_app_cannot_be_read(server, path):
     # Nor anything in the store (the private upload copies included).
     status, body = _get(url + "gradio_api/file=" + str(store / "chroma.sqlite3"))
     assert status != 200 or not body
+
+
+def test_confidence_reads_as_whole_percents_never_false_certainty():
+    assert [percent(p) for p in (0.0, 0.003, 0.2, 0.874, 0.996, 1.0)] == ["0 %", "under 1 %", "20 %", "87 %", "over 99 %", "100 %"]
 
 
 def test_helpers_escape_and_validate():
