@@ -28,7 +28,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_DATA, add_json_flag, envelope, finish, logger, quietly, report, start_run  # noqa: E402
-from realtimeqa import SystemRun, load_benchmark, product_ingest, product_reply, product_setup  # noqa: E402
+from realtimeqa import SystemRun, asked_with, load_benchmark, product_ingest, product_setup  # noqa: E402
 
 log = logger("calibrate")
 THRESHOLDS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -51,27 +51,21 @@ def fit(evidence: list[float], answerable: list[bool]) -> tuple[float, float]:
 
 
 def curve(assistant, questions: list[dict], thresholds) -> list[dict]:
-    """Each threshold: the product re-asked every question; abstention on answerable and unanswerable
-    questions, answer-hit@3 over the answerable ones."""
-    from qa.evaluate import answer_in_text
-
-    original, rows = assistant.tuning, []
+    """Each threshold: the product re-asked every question (``realtimeqa.asked_with``); abstention on
+    answerable and unanswerable questions, answer-hit@3 over the answerable ones."""
     answerable = [q for q in questions if q["answer_in_gold"]]
     unanswerable = [q for q in questions if not q["answer_in_gold"]]
-    try:
-        for value in thresholds:
-            assistant.tuning = dataclasses.replace(original, min_confidence=value)
-            replies = {q["question"]: product_reply(assistant, q["question"]) for q in questions}
-            hits = sum(any(answer_in_text(q["answer"], text) for _, text in replies[q["question"]].cited) for q in answerable)
-            rows.append({
-                "min_confidence": value,
-                "current": value == original.min_confidence,
-                "abstention_answerable": round(sum(replies[q["question"]].abstained for q in answerable) / max(len(answerable), 1), 4),
-                "abstention_unanswerable": round(sum(replies[q["question"]].abstained for q in unanswerable) / max(len(unanswerable), 1), 4),
-                "answer_hit_at_3": round(hits / max(len(answerable), 1), 4),
-            })
-    finally:
-        assistant.tuning = original
+    rows = []
+    for value in thresholds:
+        tuning = dataclasses.replace(assistant.tuning, min_confidence=value)
+        given, refused = asked_with(assistant, answerable, tuning), asked_with(assistant, unanswerable, tuning)
+        rows.append({
+            "min_confidence": value,
+            "current": value == assistant.tuning.min_confidence,
+            "abstention_answerable": given["abstention"],
+            "abstention_unanswerable": refused["abstention"],
+            "answer_hit_at_3": given["answer_hit_at_3"],
+        })
     return rows
 
 

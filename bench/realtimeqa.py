@@ -62,7 +62,7 @@ from common import (  # noqa: E402
 
 log = logger("bench")
 TOP_N = 3
-# The product's best candidate scores about 0.40 at the least on this set, so the curve reaches well above that.
+# Thresholds of the calibrated confidence (qa.select.confidence) the abstention curve re-asks at.
 CURVE_MIN_CONFIDENCES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 WARM_UP_QUESTION = "What did the president say about the economy this week?"
 

@@ -119,6 +119,7 @@ def shared_embedder() -> Embedder:
     return Embedder()
 
 
+@lru_cache(maxsize=1)
 def native_bf16() -> bool:
     """The CPU multiplies bfloat16 natively (Intel AMX or AVX512-BF16); elsewhere bf16 is emulated and slow."""
     try:

@@ -95,8 +95,9 @@ def input_bytes(files: list) -> int:
     """Bytes in the listed files (``Skipped`` entries and unreadable files count nothing)."""
     total = 0
     for entry in files:
-        with contextlib.suppress(OSError, TypeError):
-            total += os.stat(entry).st_size
+        if not isinstance(entry, Skipped):
+            with contextlib.suppress(OSError):
+                total += os.stat(entry).st_size
     return total
 
 
