@@ -209,7 +209,8 @@ def rebuild(
 ) -> Optional[Damage]:
     """Repair a damaged store (``Store.damage``): every readable vector is kept, and the articles
     with a vector Chroma cannot return are split and embedded again from their stored text. With
-    ``everything``, every article is, and no vector is read (for a store whose files crash Chroma).
+    ``everything``, or when Chroma crashes or hangs reading the vector index, every article is, and
+    no vector is read (the index folders are deleted first). Call it before anything reads the store.
     Returns the damage found, None when there was none; ``bulk_embed`` as for ``ingest``. Only for an
     embedded store: on a Chroma server, swapping collections would pull them from under every other
     process using it."""
@@ -219,11 +220,16 @@ def rebuild(
             f"share its collections, and several writers do not damage it. To write an article again there, "
             f"`qa remove` it and ingest it again; check the server's own data with Chroma's tools"
         )
-    if everything:
+    found = None if everything else store.damage_in_child()  # first, in a child: Chroma may crash or hang on the index
+    if everything or (found and found.failure):
+        store.drop_vector_indexes()
+    store.repair()  # drop articles a crash left half-written
+    if everything or (found and found.failure):
         every = store.articles.get(include=[])["ids"]
-        damage = Damage(store.location, 0, len(every), sorted(every)) if every else None
+        damage = Damage(store.location, 0, len(every), sorted(every), failure=found.failure if found else "") if every else None
+        everything = True
     else:
-        damage = store.damage()
+        damage = found and store.damage()  # the child read every vector: so can this process
     if damage is None:
         return None
     articles = store.rebuild(damage.articles, dimension=embed(["dimension"]).shape[1], read_vectors=not everything)

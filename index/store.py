@@ -26,12 +26,16 @@ embedded store; for a Chroma server ``$QA_CACHE_DIR/chroma-<host>-<port>/.qa-sid
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import queue
 import shutil
 import socket
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -39,7 +43,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -58,6 +62,9 @@ REPAIR_GRACE = 3600
 SPACE = {"hnsw": {"space": "cosine"}}
 REBUILD_SUFFIX = "_rebuild"  # a collection being rebuilt by ``Store.rebuild``, before it is swapped in
 CHECKED_FILE = ".qa-checked"  # the generation at which every vector was last known readable
+CHECK_STALL = 60.0
+"""Seconds the check of a store (``Store.damage_in_child``) may go without reading a page of vectors
+before Chroma counts as hung on it."""
 SIDE_DIR = ".qa-side-index"  # hidden: ingesting a folder that holds the store must not read it as articles
 
 log = logging.getLogger("qa.store")
@@ -108,10 +115,12 @@ class Store:
         port: Optional[int] = None,
         owner: str = "",
         wait: float = DEFAULT_WAIT,
+        for_holder: bool = False,
     ):
         """An embedded store (``path``) is held by this process until it exits (``index.lock``):
         ``owner`` names this process to others ("qa ingest"); a holder that is not serving the app
-        is waited for up to ``wait`` seconds."""
+        is waited for up to ``wait`` seconds. ``for_holder``: opened only to read, by a child process
+        of the holder (``index.check``), which takes no lock and changes nothing."""
         import chromadb
         from chromadb.config import Settings
 
@@ -127,15 +136,16 @@ class Store:
             self.path = Path(path or default_store_path())
             self.path.mkdir(parents=True, exist_ok=True)
             self.location = str(self.path)
-            lock.acquire(self.path, owner or default_owner(), wait, lambda message: log.warning("%s", message))
+            if not for_holder:
+                lock.acquire(self.path, owner or default_owner(), wait, lambda message: log.warning("%s", message))
             self.client = chromadb.PersistentClient(path=str(self.path), settings=settings)
         self.key = self.location if host else str(self.path.resolve())
         self.side_dir = _side_dir(self.path, host, port)
         self._batch_size: Optional[int] = None
-        if self.path is not None:
+        if self.path is not None and not for_holder:
             self._finish_rebuild()
         self._open_collections()
-        if self.path is not None:
+        if self.path is not None and not for_holder:
             self._remove_dead_segment_folders()
 
     def _open_collections(self) -> None:
@@ -240,17 +250,48 @@ class Store:
         """The damage in an embedded store (vectors Chroma cannot return, as two processes writing at
         once leave it), or None. Reads every vector only when the store has changed since the last
         check by something other than this process under its lock (``CHECKED_FILE``), so opening an
-        unchanged store costs one small read."""
+        unchanged store costs one small read. Call it before this process reads the store."""
         if self.path is None or self._checked() == self.generation():
             return None  # a Chroma server is the safe way to share a store
-        damage = self.damage()
+        damage = self.damage_in_child()
         if damage is None:
             self._mark_checked()
         return damage
 
-    def damage(self) -> Optional["Damage"]:
-        """Read every vector: the articles to write again (a vector unreadable, or not every sentence
-        stored), or None when there are none."""
+    def damage_in_child(self, stall: float = CHECK_STALL) -> Optional["Damage"]:
+        """``damage()``, read by a child process (``index.check``): on a garbled vector index Chroma's
+        native code crashes or hangs, and a child's crash, or ``stall`` seconds without a page read,
+        is then a ``Damage`` whose ``failure`` says so, not a dead or hung command. Only before this
+        process reads the store itself (Chroma's embedded files are one process's at a time)."""
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(entry for entry in sys.path if entry)}
+        with tempfile.TemporaryFile("w+") as errors:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "index.check", str(self.path)], stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
+            )
+            lines: queue.Queue = queue.Queue()
+            threading.Thread(target=lambda: [lines.put(line) for line in child.stdout] + [lines.put(None)], daemon=True).start()
+            last = None
+            while True:
+                try:
+                    line = lines.get(timeout=stall)
+                except queue.Empty:
+                    child.kill()
+                    child.wait()
+                    return Damage(self.location, 0, 0, [], failure=f"stopped responding for {stall:.0f} s")
+                if line is None:
+                    break
+                last = line
+            if child.wait() < 0:
+                return Damage(self.location, 0, 0, [], failure="crashed")
+            if child.returncode != 0:
+                errors.seek(0)
+                raise RuntimeError(f"checking the store {self.location} failed: {errors.read().strip().splitlines()[-1:]}")
+        found = json.loads(last)
+        return Damage(**found) if found else None
+
+    def damage(self, progress: Optional[Callable[[int], None]] = None) -> Optional["Damage"]:
+        """Read every vector, in this process: the articles to write again (a vector unreadable, or not
+        every sentence stored), or None when there are none. ``progress(rows)`` after each page."""
         readable: Counter = Counter()
         unreadable, total, damaged = 0, 0, set()
         for ids, (metas,), vectors in self._scan(self.sentences, ["metadatas"]):
@@ -262,6 +303,8 @@ class Store:
                     readable[doc_id] += 1
             total += len(ids)
             unreadable += vectors.count(None)
+            if progress:
+                progress(total)
         records = set()
         for ids, (metas,), vectors in self._scan(self.articles, ["metadatas"]):
             for doc_id, meta, vector in zip(ids, metas, vectors):
@@ -270,6 +313,8 @@ class Store:
                     damaged.add(doc_id)
             total += len(ids)
             unreadable += vectors.count(None)
+            if progress:
+                progress(total)
         damaged &= records  # sentences of no article are simply not kept
         if not unreadable and not damaged:
             return None
@@ -341,17 +386,34 @@ class Store:
             elif temporary in names:
                 self.client.get_collection(temporary).modify(name=name)
 
+    def drop_vector_indexes(self) -> None:
+        """Delete both collections' vector-index folders, before anything in this process reads the
+        store: a repair that writes every article again must not let Chroma load an index that crashes
+        or hangs it. Texts and metadata stay (in chroma.sqlite3); until the repair ends, the next open
+        finds the vectors missing and says so."""
+        (self.path / CHECKED_FILE).unlink(missing_ok=True)
+        query = "SELECT s.id FROM segments s JOIN collections c ON s.collection = c.id WHERE s.scope = 'VECTOR' AND c.name IN (?, ?)"
+        for segment in self._segment_ids(query, (ARTICLES, SENTENCES)) or ():
+            if _is_uuid(segment):
+                shutil.rmtree(self.path / segment, ignore_errors=True)
+
+    def _segment_ids(self, query: str, parameters: tuple = ()) -> Optional[set[str]]:
+        """Segment ids from Chroma's own catalogue (chroma.sqlite3, read-only); None if it is not the layout this code knows."""
+        try:
+            db = sqlite3.connect(f"{(self.path / 'chroma.sqlite3').absolute().as_uri()}?mode=ro", uri=True, timeout=10)
+            try:
+                return {row[0] for row in db.execute(query, parameters)}
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+
     def _remove_dead_segment_folders(self) -> None:
         """Remove the vector-index folders of segments Chroma no longer has: Chroma 1.x leaves a deleted
         collection's folder behind (chroma-core/chroma#5259), so each repair's replaced collections, or the
         half-built copy of a repair cut short, would stay on disk for good."""
-        try:
-            db = sqlite3.connect(f"{(self.path / 'chroma.sqlite3').absolute().as_uri()}?mode=ro", uri=True, timeout=10)
-            try:
-                live = {row[0] for row in db.execute("SELECT id FROM segments")}
-            finally:
-                db.close()
-        except sqlite3.Error:
+        live = self._segment_ids("SELECT id FROM segments")
+        if live is None:
             return  # not the layout this code knows: leave every folder alone
         folders = [folder for folder in self.path.iterdir() if folder.is_dir() and _is_uuid(folder.name)]
         if folders and not any(folder.name in live for folder in folders):
@@ -562,14 +624,21 @@ def _readable_vectors(collection, ids: list[str]) -> list[tuple[str, list[float]
 
 @dataclass
 class Damage:
-    """Vectors of a store that Chroma cannot return, and the articles to write again."""
+    """Vectors of a store that Chroma cannot return, and the articles to write again; or, with a
+    ``failure``, how Chroma failed on the vector index itself (every article is to be written again)."""
 
     location: str
     unreadable: int
     rows: int
     articles: list[str]
+    failure: str = ""
 
     def __str__(self) -> str:
+        if self.failure:
+            return (
+                f"the store {self.location} is damaged: Chroma {self.failure} while reading its vector index (as when two processes "
+                f"write it at once); run `qa --store {self.location} repair` to write every article again from its stored text (nothing is lost)"
+            )
         return (
             f"the store {self.location} is damaged: {self.unreadable:,} of its {self.rows:,} vectors cannot be read, "
             f"in {len(self.articles):,} articles (as when two processes write it at once); "

@@ -96,7 +96,7 @@ class Assistant:
         damage = self.store.check() if check else None
         if damage is not None:
             raise StoreDamaged(str(damage))
-        self.repaired = self.store.repair()  # drop articles a crash left half-written
+        self.repaired = self.store.repair() if check else []  # drop articles a crash left half-written (else rebuild does)
         self._embedder = embedder
         self._bulk_failed = False
         self.tuning = tuning or Tuning()

@@ -192,8 +192,9 @@ def cmd_repair(args) -> int:
     damage = assistant.rebuild(everything=args.all)
     if damage is None:
         print(f"nothing to repair: every vector in {assistant.store.location} can be read" if not args.all else f"nothing to repair: {assistant.store.location} holds no articles")
-    elif args.all:
-        print(f"repaired {assistant.store.location}: every article ({len(damage.articles):,}) written again from its stored text")
+    elif args.all or damage.failure:
+        why = f" (Chroma {damage.failure} while reading its vector index)" if damage.failure else ""
+        print(f"repaired {assistant.store.location}: every article ({len(damage.articles):,}) written again from its stored text{why}")
     else:
         print(
             f"repaired {assistant.store.location}: {len(damage.articles):,} articles written again from their stored texts "

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from gradio_client import Client
 
 from conftest import ROOT, SAMPLE_DIR, free_port, stop, wait_until_listening
 from index.embedder import DIMENSION
+from index.store import CHECKED_FILE, Store
 from test_store_lock import ENV, QA, RAFAH, harbour_article, unreadable_vectors, write_jsonl
 
 # `qa ingest` as it was before the lock: the same command with index.lock.acquire doing nothing.
@@ -82,16 +84,16 @@ def test_a_store_two_writers_damaged_is_reported_and_repaired_from_the_stored_te
         unlocked_ingests_at_once(store, halves)
         # Opening it says what is wrong and what to do, in one line.
         asked = run("--store", store, "ask", RAFAH)
-        outcomes.append(asked.returncode)
-        # Some damage makes Chroma's own (Rust) reader crash the process (SIGSEGV; 3 of about 15 tries on
-        # 2026-12-01) before the product's check can speak: `qa` then names the store and `qa repair --all` in
-        # one line (test_a_store_that_crashes_chroma_...); not the case tested here.
-        if asked.returncode == 1:
-            break
-    lines = [line for line in asked.stderr.splitlines() if line.strip()]
-    assert asked.returncode == 1 and len(lines) == 1, ("two writers at once did not give a store reported as damaged", outcomes, asked.stderr)
-    assert re.search(r"is damaged: [\d,]+ of its [\d,]+ vectors cannot be read", lines[0]), lines[0]
-    assert f"run `qa --store {store} repair`" in lines[0]
+        lines = error_lines(asked.stderr)
+        # Whatever the damage, one line that names the store and the repair. Some of it makes Chroma's
+        # own (Rust) reader crash (about 1 try in 8 on 2026-12-01) or hang (about 1 in 20 under load):
+        # the check runs in a child process, so that is reported too (``Damage.failure``).
+        assert asked.returncode == 1 and len(lines) == 1 and f"run `qa --store {store} repair`" in lines[0], (attempt, asked.returncode, asked.stderr)
+        outcomes.append(lines[0])
+        if re.search(r"is damaged: [\d,]+ of its [\d,]+ vectors cannot be read", lines[0]):
+            break  # the case tested here: vectors Chroma reports unreadable, and a repair of those articles
+    else:
+        pytest.fail(f"two writers at once never gave unreadable vectors: {outcomes}")
     # So does the app, instead of failing on every question.
     served = subprocess.run([sys.executable, "app.py", "--store", str(store)], capture_output=True, text=True, timeout=300, env=ENV, cwd=ROOT)
     assert served.returncode == 1 and "repair" in served.stderr and "Traceback" not in served.stderr, served.stderr
@@ -278,10 +280,10 @@ def test_a_store_that_crashes_chroma_is_named_in_one_line_and_repair_all_writes_
 
     crashed = (f"qa: Chroma crashed reading the store {store}: its vector index is probably damaged; run `qa --store {store} repair --all` "
                f"to write every article again from its stored text (nothing is lost)")
-    for command in (["ask", "How far would crane 7-3 be moved?"], ["repair"]):  # repair reads the vectors too
-        done = run("--store", store, *command)
-        assert done.returncode == -signal.SIGSEGV, (command, done.returncode, done.stderr)  # Chroma's own crash, still
-        assert error_lines(done.stderr) == [crashed], command
+    # The store was checked sound before its files were garbled: opening it reads no vector, the question does.
+    done = run("--store", store, "ask", "How far would crane 7-3 be moved?")
+    assert done.returncode == -signal.SIGSEGV, (done.returncode, done.stderr)  # Chroma's own crash, still
+    assert error_lines(done.stderr) == [crashed]
     # python app.py too: it opens the store, and Chroma crashes on the first question
     port = free_port()
     log = tmp_path / "app.log"
@@ -297,8 +299,18 @@ def test_a_store_that_crashes_chroma_is_named_in_one_line_and_repair_all_writes_
     assert app.returncode == -signal.SIGSEGV and error_lines(log.read_text())[-1:] == [crashed], (app.returncode, log.read_text()[-2000:])
     assert run("--store", store, "articles").returncode == 0  # what reads no vector still works
 
-    repaired = run("--store", store, "repair", "--all")
-    assert repaired.returncode == 0 and repaired.stdout.strip() == f"repaired {store}: every article (42) written again from its stored text", (repaired.stdout, repaired.stderr)
+    # Changed since its check (as by another process): the check, in a child process, meets the crash and says so.
+    (store / CHECKED_FILE).unlink()
+    done = run("--store", store, "ask", "How far would crane 7-3 be moved?")
+    assert done.returncode == 1 and error_lines(done.stderr) == [
+        f"qa: the store {store} is damaged: Chroma crashed while reading its vector index (as when two processes write it at once); "
+        f"run `qa --store {store} repair` to write every article again from its stored text (nothing is lost)"
+    ], (done.returncode, done.stderr)
+
+    repaired = run("--store", store, "repair")  # reads the vectors in a child too: the crash means every article
+    assert repaired.returncode == 0 and repaired.stdout.strip() == (
+        f"repaired {store}: every article (42) written again from its stored text (Chroma crashed while reading its vector index)"
+    ), (repaired.stdout, repaired.stderr)
     assert len(segment_folders(store)) == 2  # the garbled index went with its collection
     reference = Assistant(store=sound, embedder=embedder)
     assistant = Assistant(store=store, embedder=embedder)
@@ -312,3 +324,44 @@ def test_a_store_that_crashes_chroma_is_named_in_one_line_and_repair_all_writes_
 
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip()]
+
+
+def children_running(module: str) -> list[int]:
+    """Pids of this process's children that run ``python -m module``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == os.getpid() and module in (stat.parent / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            pass  # gone meanwhile
+    return found
+
+
+def test_a_check_that_stops_responding_is_reported_and_its_process_ended(tmp_path, library):
+    """Chroma can hang on a garbled vector index instead of crashing: the check's child process is
+    stopped here (SIGSTOP) the way a hung one makes no progress, and the check gives up on it."""
+    sound, _ = library
+    shutil.copytree(sound, tmp_path / "store")
+    store = Store(str(tmp_path / "store"))
+    assert store.damage_in_child() is None  # the sound store, read whole by a child
+
+    stopped = []
+
+    def stop_the_check():
+        deadline = time.time() + 30
+        while not stopped and time.time() < deadline:
+            for pid in children_running("index.check"):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            time.sleep(0.01)
+
+    stopper = threading.Thread(target=stop_the_check)
+    stopper.start()
+    started = time.time()
+    damage = store.damage_in_child(stall=5)
+    stopper.join()
+    assert stopped and damage is not None and damage.failure == "stopped responding for 5 s", (stopped, damage)
+    assert 5 <= time.time() - started < 30
+    assert not children_running("index.check")  # killed and reaped, not left behind
+    assert "stopped responding for 5 s while reading its vector index" in str(damage) and f"qa --store {store.location} repair`" in str(damage)
