@@ -372,6 +372,19 @@ def _load_file(path: Path) -> Iterator[Loaded]:
         yield Skipped(where, f"cannot read file ({exc.strerror or exc})")
 
 
+def loadable_bytes(path: Path) -> int:
+    """The bytes of ``path`` a load reads articles from: 0 for a file it skips whole (a type it does
+    not read, a text over ``MAX_FILE_BYTES``, a file it cannot stat)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES or (suffix != ".jsonl" and size > MAX_FILE_BYTES):
+        return 0
+    return size
+
+
 def count_articles(path: Union[str, os.PathLike]) -> int:
     """How many items (articles, or skipped entries with their reasons) ``load_file`` yields for
     ``path``: what an ingest's ``on_article`` progress counts to. Only a JSON or JSONL export is read

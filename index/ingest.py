@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Optional, Union
 
 import numpy as np
 
-from index.articles import Article, Skipped, iter_files, load_file
+from index.articles import Article, Skipped, iter_files, load_file, loadable_bytes
 from index.embedder import BULK_BYTES
 from index.sentences import Sentence, split_sentences
 from index.speakers import attribute_speakers
@@ -92,13 +92,8 @@ def ingest(
 
 
 def input_bytes(files: list) -> int:
-    """Bytes in the listed files (``Skipped`` entries and unreadable files count nothing)."""
-    total = 0
-    for entry in files:
-        if not isinstance(entry, Skipped):
-            with contextlib.suppress(OSError):
-                total += os.stat(entry).st_size
-    return total
+    """Bytes of articles in the listed files (``Skipped`` entries and files a load skips whole count nothing)."""
+    return sum(loadable_bytes(Path(entry)) for entry in files if not isinstance(entry, Skipped))
 
 
 def _ingest(store: Store, embed, bulk_embed, paths: list, progress: Optional[Progress], batch_sentences: int, on_article) -> IngestReport:

@@ -192,3 +192,20 @@ def test_a_bulk_encoder_that_cannot_load_leaves_the_work_to_onnx(monkeypatch, tm
     assert report.counts()["added"] == 2 and not report.skipped
     assert sum("bf16 encoder did not load (ImportError: torch is broken)" in r.getMessage() for r in caplog.records) == 1
     assert not assistant.ask("What did Netanyahu say about Rafah?").abstained
+
+
+def test_files_a_load_skips_whole_do_not_count_towards_a_large_ingest(tmp_path):
+    """An oversized text, which is skipped unread, must not make an ingest load torch for the rest."""
+    from index.articles import MAX_FILE_BYTES, Skipped
+    from index.ingest import input_bytes
+
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"x" * (MAX_FILE_BYTES + 1))
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"y" * (MAX_FILE_BYTES + 1))  # JSONL is read a line at a time: any size counts
+    other = tmp_path / "notes.docx"
+    other.write_bytes(b"z" * 1000)
+    small = tmp_path / "small.txt"
+    small.write_text("A short article.\n")
+    assert input_bytes([huge, other, small, tmp_path / "gone.txt", Skipped(str(feed), "no")]) == small.stat().st_size
+    assert input_bytes([feed, small]) == feed.stat().st_size + small.stat().st_size
