@@ -1,5 +1,6 @@
 """The child process of ``Store.damage_in_child``: reads every vector of an embedded store for the
-process that holds it, printing the rows read so far as it goes, then the damage found as JSON."""
+process that holds it, printing the rows read so far as it goes, then the damage found as JSON (an
+error Chroma raises while reading is damage too: its ``failure``)."""
 
 import dataclasses
 import json
@@ -11,7 +12,11 @@ from index.store import Store
 def main(path: str) -> None:
     store = Store(path, for_holder=True)
     print(0, flush=True)  # opened: what comes next is Chroma loading and reading the vector indexes
-    damage = store.damage(progress=lambda rows: print(rows, flush=True))
+    try:
+        damage = store.damage(progress=lambda rows: print(rows, flush=True))
+    except Exception as exc:  # e.g. chromadb's InternalError on an index it cannot load
+        print(json.dumps({"failure": f"failed ({type(exc).__name__}: {exc})"}), flush=True)
+        return
     print(json.dumps(dataclasses.asdict(damage) if damage else None), flush=True)
 
 

@@ -260,34 +260,27 @@ class Store:
 
     def damage_in_child(self, stall: float = CHECK_STALL) -> Optional["Damage"]:
         """``damage()``, read by a child process (``index.check``): on a garbled vector index Chroma's
-        native code crashes or hangs, and a child's crash, or ``stall`` seconds without a page read,
-        is then a ``Damage`` whose ``failure`` says so, not a dead or hung command. Only before this
-        process reads the store itself (Chroma's embedded files are one process's at a time)."""
+        native code crashes or hangs, and a child's crash, error, or ``stall`` seconds without a page
+        read is then a ``Damage`` whose ``failure`` says so, not a dead or hung command. Only before
+        this process reads the store itself (Chroma's embedded files are one process's at a time)."""
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(entry for entry in sys.path if entry)}
         with tempfile.TemporaryFile("w+") as errors:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "index.check", str(self.path)], stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
-            )
-            lines: queue.Queue = queue.Queue()
-            threading.Thread(target=lambda: [lines.put(line) for line in child.stdout] + [lines.put(None)], daemon=True).start()
-            last = None
-            while True:
-                try:
-                    line = lines.get(timeout=stall)
-                except queue.Empty:
+            child = subprocess.Popen([sys.executable, "-m", "index.check", str(self.path)], stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+            try:
+                last = _last_line(child.stdout, stall)
+            finally:
+                if child.poll() is None:  # hung (or this process interrupted): never leave it behind
                     child.kill()
-                    child.wait()
-                    return Damage(self.location, 0, 0, [], failure=f"stopped responding for {stall:.0f} s")
-                if line is None:
-                    break
-                last = line
-            if child.wait() < 0:
+                child.wait()
+            if last is None:
+                return Damage(self.location, 0, 0, [], failure=f"stopped responding for {stall:.0f} s")
+            if child.returncode < 0:
                 return Damage(self.location, 0, 0, [], failure="crashed")
-            if child.returncode != 0:
+            if child.returncode != 0:  # before it read anything: not the store's fault
                 errors.seek(0)
-                raise RuntimeError(f"checking the store {self.location} failed: {errors.read().strip().splitlines()[-1:]}")
+                raise RuntimeError(f"checking the store {self.location} failed: {(errors.read().strip().splitlines() or ['?'])[-1]}")
         found = json.loads(last)
-        return Damage(**found) if found else None
+        return Damage(**{"location": self.location, "unreadable": 0, "rows": 0, "articles": [], **found}) if found else None
 
     def damage(self, progress: Optional[Callable[[int], None]] = None) -> Optional["Damage"]:
         """Read every vector, in this process: the articles to write again (a vector unreadable, or not
@@ -620,6 +613,27 @@ def _readable_vectors(collection, ids: list[str]) -> list[tuple[str, list[float]
             return []
         middle = len(ids) // 2
         return _readable_vectors(collection, ids[:middle]) + _readable_vectors(collection, ids[middle:])
+
+
+def _last_line(stream, stall: float) -> Optional[str]:
+    """The last line of ``stream`` once it ends, or None if ``stall`` seconds pass without a line."""
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=read, daemon=True).start()
+    last = ""
+    while True:
+        try:
+            line = lines.get(timeout=stall)
+        except queue.Empty:
+            return None
+        if not line:
+            return last
+        last = line
 
 
 @dataclass
