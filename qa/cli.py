@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import sys
+import time
 from typing import Optional
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -293,11 +294,13 @@ def watch_for_crashes(args: argparse.Namespace) -> None:
     Chroma's native code can kill the process outright on a badly damaged store, where no exception
     handler runs. So ``faulthandler`` writes its report into a pipe instead of stderr, and a small
     forked watcher (made now, while the process is small: about 1 ms) reads that pipe until this
-    process is gone, however it ends; a report means a crash, and the watcher says the one line.
+    process is gone, however it ends; a report, or an exit status that says a crash signal killed it (a
+    crash can leave faulthandler no room to report), means a crash, and the watcher says the one line.
     The process itself, its pid, its exit status and everything else stay as they were."""
     if faulthandler.is_enabled():
         return  # asked for its raw report (python -X faulthandler, PYTHONFAULTHANDLER)
     read_end, write_end = os.pipe()
+    command = os.getpid()
     if os.fork() == 0:  # the watcher
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the command
@@ -307,12 +310,34 @@ def watch_for_crashes(args: argparse.Namespace) -> None:
             report = b""
             while chunk := os.read(read_end, 4096):
                 report += chunk[: 4096 - len(report)]
-            if report.startswith(b"Fatal Python error"):
+            if report.startswith(b"Fatal Python error") or crash_signal(command) is not None:
                 os.write(2, printable(crash_line(args)).encode() + b"\n")
         finally:
             os._exit(0)
     os.close(read_end)
     faulthandler.enable(file=os.fdopen(write_end, "w"))  # (faulthandler keeps the file, open, for good)
+
+
+CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGABRT, signal.SIGILL}
+
+
+def crash_signal(pid: int, wait: float = 1.0) -> Optional[int]:
+    """The crash signal process ``pid`` died of, read from its exit status while it waits to be reaped
+    (Linux /proc), else None. A crash that leaves no room for faulthandler's report (a native stack
+    overflow) still shows there; a process already reaped, or one still running after ``wait`` s, is None."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return None  # reaped already, or not Linux
+        if fields[0] == b"Z" and len(fields) > 49:  # a zombie: field 52 of stat is its exit status
+            number = int(fields[49]) & 0x7F
+            return number if number in CRASH_SIGNALS else None
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.01)  # its files are closed before it becomes a zombie
 
 
 def main(argv: Optional[list[str]] = None) -> int:

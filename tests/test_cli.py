@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -295,3 +296,33 @@ def test_the_not_found_reply_comes_from_the_prompts_folder_even_without_an_llm(c
     assert cli("--store", store, "ask", "What is the capital of Australia?")[1] == "Not found in these articles.\n"
     code, out, _ = cli("--store", store, "ask", "What is the capital of Australia?", "--prompts", edited)
     assert (code, out) == (0, "Nothing about that in the library.\n")
+
+
+# A `qa` process that dies as Chroma's native code can kill it: faulthandler switched off first, so no
+# report is written (as when a native stack overflow leaves the handler no stack to run on).
+DIES = r"""
+import faulthandler, os, signal, sys
+from qa.cli import build_parser, watch_for_crashes
+watch_for_crashes(build_parser().parse_args(["--store", sys.argv[1], "ask", "Anything?"]))
+faulthandler.disable()
+how = sys.argv[2]
+if how == "exit":
+    sys.exit(0)
+if how != "SIGKILL":
+    signal.signal(getattr(signal, how), signal.SIG_DFL)
+os.kill(os.getpid(), getattr(signal, how))
+"""
+
+
+@pytest.mark.parametrize("how, said", [("SIGSEGV", True), ("SIGABRT", True), ("SIGKILL", False), ("SIGTERM", False), ("exit", False)])
+def test_a_crash_without_a_report_is_still_named_in_one_line(tmp_path, how, said):
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", DIES, str(tmp_path / "store"), how], capture_output=True, text=True, env=env, cwd=root, timeout=60)
+    assert done.returncode == (0 if how == "exit" else -getattr(signal, how)), done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    if said:
+        assert lines == [f"qa: Chroma crashed reading the store {tmp_path / 'store'}: its vector index is probably damaged; run "
+                         f"`qa --store {tmp_path / 'store'} repair --all` to write every article again from its stored text (nothing is lost)"]
+    else:
+        assert lines == []  # killed or ended by someone else: not called a crash
