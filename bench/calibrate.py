@@ -28,10 +28,12 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_DATA, add_json_flag, envelope, finish, logger, quietly, report, start_run  # noqa: E402
-from realtimeqa import SystemRun, asked_with, load_benchmark, product_ingest, product_setup  # noqa: E402
+from realtimeqa import SystemRun, asked_with, format_curve, load_benchmark, product_ingest, product_setup  # noqa: E402
 
 log = logger("calibrate")
 THRESHOLDS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+COLUMNS = [("abstains, answerable", "abstention_answerable"), ("abstains, unanswerable", "abstention_unanswerable"),
+           ("answer-hit@3 (answerable)", "answer_hit_at_3")]
 
 
 def evidence_of(confidence: float, tuning) -> Optional[float]:
@@ -67,20 +69,6 @@ def curve(assistant, questions: list[dict], thresholds) -> list[dict]:
             "answer_hit_at_3": given["answer_hit_at_3"],
         })
     return rows
-
-
-def format_curve(rows: list[dict]) -> str:
-    lines = [
-        "| min_confidence | abstains, answerable | abstains, unanswerable | answer-hit@3 (answerable) |",
-        "| ---: | ---: | ---: | ---: |",
-    ]
-    for row in rows:
-        mark = " *" if row["current"] else ""
-        lines.append(
-            f"| {row['min_confidence']:.2f}{mark} | {100 * row['abstention_answerable']:.1f}% "
-            f"| {100 * row['abstention_unanswerable']:.1f}% | {100 * row['answer_hit_at_3']:.1f}% |"
-        )
-    return "\n".join(lines)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -127,7 +115,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         calibration={k: getattr(assistant.tuning, k) for k in ("confidence_slope", "confidence_intercept", "min_confidence")},
         fitted=fitted, curve=rows,
     )
-    body = f"{len(questions)} questions, {answerable} answerable; calibration {result['calibration']}\n\n{format_curve(rows)}"
+    body = f"{len(questions)} questions, {answerable} answerable; calibration {result['calibration']}\n\n{format_curve(rows, COLUMNS)}"
     if fitted:
         body += f"\n\nfitted here: {fitted}"
     finish(result, report(result, "Abstention trade-off of the calibrated confidence", body), args.json)

@@ -451,20 +451,18 @@ def format_variants(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def format_curve(curve: list[dict]) -> str:
-    """The product's abstention trade-off: one row per min_confidence."""
-    lines = [f"| {'min_confidence':>14} | {'answer-hit@3':>12} | {'doc-hit@3':>9} | {'abstention':>10} | {'hit when answered':>17} |"]
-    lines.append(f"|{'-' * 15}:|{'-' * 13}:|{'-' * 10}:|{'-' * 11}:|{'-' * 18}:|")
+CURVE_COLUMNS = [("answer-hit@3", "answer_hit_at_3"), ("doc-hit@3", "doc_hit_at_3"), ("abstention", "abstention"), ("hit when answered", "answer_hit_when_answered")]
+
+
+def format_curve(curve: list[dict], columns: list[tuple[str, str]] = CURVE_COLUMNS) -> str:
+    """An abstention trade-off: one row per min_confidence (* = current), each column (header, key) a rate in %."""
+    headers = ["min_confidence"] + [header for header, _ in columns]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("-" * (len(header) + 1) + ":" for header in headers) + "|"]
     for row in curve:
-        mark = " *" if row["current"] else "  "
-        lines.append(
-            f"| {row['min_confidence']:>12.2f}{mark} | {100 * row['answer_hit_at_3']:>11.1f}% | {100 * row['doc_hit_at_3']:>8.1f}% "
-            f"| {100 * row['abstention']:>9.1f}% | {100 * row['answer_hit_when_answered']:>16.1f}% |"
-        )
+        cells = [f"{row['min_confidence']:>{len(headers[0]) - 2}.2f}{' *' if row['current'] else '  '}"]
+        cells += [f"{100 * row[key]:>{len(header) - 1}.1f}%" for header, key in columns]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-# --- main -------------------------------------------------------------------
 
 
 def ask_both(assistant, retriever, questions: list[dict], product_run: SystemRun, baseline_run: SystemRun) -> None:
