@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from index.store import Store
+from index.store import Damage, Store
 
 
 def die_with_parent() -> None:
@@ -31,8 +31,7 @@ def main(path: str) -> None:
     try:
         damage = store.damage(progress=lambda rows: print(rows, flush=True))
     except Exception as exc:  # e.g. chromadb's InternalError on an index it cannot load
-        print(json.dumps({"failure": f"failed ({type(exc).__name__}: {exc})"}), flush=True)
-        return
+        damage = Damage(store.location, 0, 0, [], failure=f"failed ({type(exc).__name__}: {exc})")
     print(json.dumps(dataclasses.asdict(damage) if damage else None), flush=True)
 
 

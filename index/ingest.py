@@ -216,13 +216,13 @@ def rebuild(
             f"`qa remove` it and ingest it again; check the server's own data with Chroma's tools"
         )
     found = None if everything else store.damage_in_child()  # first, in a child: Chroma may crash or hang on the index
-    if everything or (found and found.failure):
+    everything = everything or bool(found and found.failure)
+    if everything:
         store.drop_vector_indexes()
     store.repair()  # drop articles a crash left half-written
-    if everything or (found and found.failure):
+    if everything:
         every = store.articles.get(include=[])["ids"]
         damage = Damage(store.location, 0, len(every), sorted(every), failure=found.failure if found else "") if every else None
-        everything = True
     else:
         damage = found and store.damage()  # the child read every vector: so can this process
     if damage is None:

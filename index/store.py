@@ -280,7 +280,7 @@ class Store:
                 errors.seek(0)
                 raise RuntimeError(f"checking the store {self.location} failed: {(errors.read().strip().splitlines() or ['?'])[-1]}")
         found = json.loads(last)
-        return Damage(**{"location": self.location, "unreadable": 0, "rows": 0, "articles": [], **found}) if found else None
+        return Damage(**found) if found else None
 
     def damage(self, progress: Optional[Callable[[int], None]] = None) -> Optional["Damage"]:
         """Read every vector, in this process: the articles to write again (a vector unreadable, or not
