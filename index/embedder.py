@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -72,12 +73,14 @@ def onnx_session(path, threads: int | None = None):
 class Embedder:
     """Encodes text into unit-length float32 vectors (cosine similarity is a dot product)."""
 
-    def __init__(self, variant: str = DEFAULT_VARIANT, threads: int | None = None):
+    def __init__(self, variant: str = DEFAULT_VARIANT, threads: int | None = None, model_path: Path | None = None):
+        """``model_path``: another ONNX export of the same pipeline and tokenizer instead of the packaged
+        model's (the fine-tuned query encoder of ``train.query``); its variant is then "custom"."""
         from tokenizers import Tokenizer
 
         folder = model_dir()
-        self.variant = variant
-        self.model_path = ensure_model(variant)
+        self.variant = variant if model_path is None else "custom"
+        self.model_path = Path(model_path) if model_path is not None else ensure_model(variant)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         # tokenizer.json pads and cuts at 128; sentence-transformers cuts at max_seq_length, pads per batch
         self.tokenizer.enable_truncation(max_length=max_seq_length(folder))

@@ -58,8 +58,9 @@ def check_pipeline(folder: Path) -> None:
     """Refuse to export a model whose modules differ from Transformer → mean Pooling → Normalize."""
     modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
     pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
-    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
-    if modules != ["Transformer", "Pooling", "Normalize"] or modes != ["pooling_mode_mean_tokens"]:
+    # sentence-transformers 6 saves {"pooling_mode": "mean"}; the packaged model has one flag per mode
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True] or [f"pooling_mode_{pooling.get('pooling_mode')}"]
+    if modules != ["Transformer", "Pooling", "Normalize"] or modes not in (["pooling_mode_mean_tokens"], ["pooling_mode_mean"]):
         raise ModelError(f"{folder}: expected Transformer, mean Pooling, Normalize; found {modules} with {modes}")
 
 
@@ -172,8 +173,9 @@ def additive_mask(attention_mask):
     return (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
 
 
-def export_fp32(dest: Path) -> None:
-    """Export BERT + mean pooling + normalisation from the packaged weights with ``torch.onnx``.
+def export_fp32(dest: Path, folder: Path | None = None) -> None:
+    """Export BERT + mean pooling + normalisation from the packaged weights (or the
+    sentence-transformers model in ``folder``, such as ``train.query``'s) with ``torch.onnx``.
 
     The legacy TorchScript exporter (``dynamo=False``) needs only the ``onnx`` package. The
     attention mask is turned into the additive 4-D form here, in the graph, so the export does
@@ -181,7 +183,7 @@ def export_fp32(dest: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    folder = model_dir()
+    folder = folder or model_dir()
     check_pipeline(folder)
     bert = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
 
@@ -218,15 +220,16 @@ def export_fp32(dest: Path) -> None:
         )
 
 
-def quantize_int8(fp32: Path, dest: Path, layers: int = 6, prefix: str = "/bert", op_types: tuple[str, ...] = ("MatMul",)) -> None:
+def quantize_int8(fp32: Path, dest: Path, layers: int = 6, prefix: str = "/bert", op_types: tuple[str, ...] = ("MatMul",), feed_forward_fp32: bool = True) -> None:
     """Dynamic int8 quantisation of the weight MatMuls, per output channel, except the feed-forward
     output projections (their GELU inputs have outliers that per-tensor activation scales lose):
     the most accurate of the settings tried. Measured in bench/embedder.py against torch; it
     misses the 0.99 cosine floor on some dev sentences, so the product uses fp32. ``prefix`` is
-    where the graph's BERT sits; the reranker (``train.fit``) also quantises its embeddings ("Gather")."""
+    where the graph's BERT sits; the reranker (``train.fit``) also quantises its embeddings ("Gather"), and the
+    query encoder (``train.query``) the feed-forward outputs too, to stay under 30 MB."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    feed_forward_out = [f"{prefix}/encoder/layer.{k}/output/dense/MatMul" for k in range(layers)]
+    feed_forward_out = [f"{prefix}/encoder/layer.{k}/output/dense/MatMul" for k in range(layers)] if feed_forward_fp32 else []
     quantize_dynamic(
         str(fp32), str(dest), weight_type=QuantType.QUInt8, per_channel=True,
         op_types_to_quantize=list(op_types), nodes_to_exclude=feed_forward_out,
