@@ -1,7 +1,9 @@
-"""``python -m train``: rebuild models/reranker/ from ../shared/train/realtimeqa (about an hour on 2 cores).
+"""``python -m train [reranker|query] [options]``: rebuild models/reranker/ and models/query_encoder/
+from ../shared/train/realtimeqa (about 45 minutes on 2 cores for both).
 
-Builds the training and validation pairs (``train.pairs``, one process per core), then trains,
-exports and quantises the reranker (``train.fit``). Options after ``--`` go to ``train.fit``.
+Builds the training and validation pairs once (``train.pairs``, one process per core), then trains,
+exports and quantises the reranker (``train.fit``) and the query encoder (``train.query``), or only
+the one named; options after its name go to its trainer.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 from index.embedder import cpu_count
 from train.pairs import DEFAULT_DATA
+
+TRAINERS = {"reranker": "train.fit", "query": "train.query"}
 
 
 def build(split: str, folder: Path, shards: int) -> Path:
@@ -31,16 +35,22 @@ def build(split: str, folder: Path, shards: int) -> Path:
     return joined
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    chosen = [argv.pop(0)] if argv and argv[0] in TRAINERS else list(TRAINERS)
+    if argv and len(chosen) > 1:
+        raise SystemExit(f"options go to one trainer: python -m train reranker {' '.join(argv)} (or query)")
     if not (DEFAULT_DATA / "questions.jsonl").is_file():
         raise SystemExit(f"no training data at {DEFAULT_DATA} (questions.jsonl and pages.jsonl.gz)")
-    with tempfile.TemporaryDirectory(prefix="reranker-pairs-") as folder:
+    with tempfile.TemporaryDirectory(prefix="train-pairs-") as folder:
         folder = Path(folder)
         train = build("train", folder, max(cpu_count(), 1))
         validation = build("validation", folder, 1)
-        command = [sys.executable, "-m", "train.fit", "--train", str(train), "--validation", str(validation), *sys.argv[1:]]
-        raise SystemExit(subprocess.call(command))
+        for name in chosen:
+            print(f"training the {name} ({TRAINERS[name]})", flush=True)
+            code = subprocess.call([sys.executable, "-m", TRAINERS[name], "--train", str(train), "--validation", str(validation), *argv])
+            if code:
+                raise SystemExit(code)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

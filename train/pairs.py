@@ -1,4 +1,4 @@
-"""Training pairs for the reranker: each quiz question against sentences of the pages found for it.
+"""Training pairs for the reranker and the query encoder: each quiz question against sentences of the pages found for it.
 
 A sentence is labelled an answer when it holds the quiz answer (``qa.evaluate.answer_in_text``,
 the same test the benchmarks judge by). The labels are distant: such a sentence may only mention
@@ -45,6 +45,7 @@ class Pair:
     question: str
     candidate: str  # what the reranker reads: qa.rerank.candidate_text(title, sentence)
     label: int
+    sentence: str = ""  # the sentence alone, as the store embeds it (what train.query trains against)
 
 
 def load_questions(data: Path, split: str) -> list[dict]:
@@ -116,7 +117,7 @@ def question_pairs(question: dict, pages: list[dict], rng: random.Random, positi
     rest = [i for i in range(len(sentences)) if not holds[i] and i not in chosen]
     if rest:
         chosen.append(rng.choice(rest))
-    make = lambda i, label: Pair(question["id"], question["question"], candidate_text(*sentences[i]), label)
+    make = lambda i, label: Pair(question["id"], question["question"], candidate_text(*sentences[i]), label, sentences[i][1])
     return [make(i, 1) for i in good] + [make(i, 0) for i in chosen]
 
 
