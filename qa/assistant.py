@@ -19,6 +19,7 @@ from index.speakers import full_names
 from index.store import DEFAULT_WAIT, Damage, Store, StoreDamaged
 from qa.answer import Answer, Citation
 from qa.question import SAID, analyze, asked_parts, correct_names, followup_readings, said_question
+from qa.query_encoder import DEFAULT_PATH as DEFAULT_QUERY_ENCODER, shared_query_encoder
 from qa.rerank import DEFAULT_PATH as DEFAULT_RERANKER, Reranker, candidate_text, shared_reranker
 from qa.retrieve import Filters, Retriever
 from qa.select import Tuning, order_for_reading, select
@@ -85,6 +86,7 @@ class Assistant:
         prompts: Union[Prompts, str, os.PathLike, None] = None,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         reranker: Union["Reranker", str, os.PathLike, None] = DEFAULT_RERANKER,
+        query_encoder: Union[Embedder, str, os.PathLike, None] = DEFAULT_QUERY_ENCODER,
         owner: str = "",
         wait: float = DEFAULT_WAIT,
         check: bool = True,
@@ -102,6 +104,8 @@ class Assistant:
         self.tuning = tuning or Tuning()
         # A folder (loaded once per process), a Reranker, or None for the hand-weighted scoring alone.
         self._reranker = reranker
+        # A folder (loaded once per process), an Embedder, or None: the packaged model reads questions too.
+        self._query_encoder = query_encoder
         self._retriever: Optional[Retriever] = None
         self._write_lock = threading.Lock()
         self._answers: dict = {}
@@ -121,6 +125,16 @@ class Assistant:
         return self._embedder
 
     @property
+    def query_embedder(self) -> Embedder:
+        """What reads questions into the store's sentence space: the fine-tuned query encoder
+        (``qa.query_encoder``), unless the caller chose none or another sentence encoder."""
+        if self._query_encoder is None or not self._packaged_embedder():
+            return self.embedder
+        if not isinstance(self._query_encoder, Embedder):
+            self._query_encoder = shared_query_encoder(str(self._query_encoder))
+        return self._query_encoder
+
+    @property
     def reranker(self) -> Optional[Reranker]:
         if self._reranker is not None and not isinstance(self._reranker, Reranker):
             self._reranker = shared_reranker(str(self._reranker))
@@ -129,7 +143,7 @@ class Assistant:
     @property
     def retriever(self) -> Retriever:
         if self._retriever is None:
-            self._retriever = Retriever(self.store, self.embedder)
+            self._retriever = Retriever(self.store, self.query_embedder)
         return self._retriever
 
     # --- library ----------------------------------------------------------
@@ -167,9 +181,12 @@ class Assistant:
         None where the CPU lacks native bf16 or the caller chose another model for ``embedder``."""
         return shared_bulk_embedder() if self._bulk_possible() else None
 
+    def _packaged_embedder(self) -> bool:
+        """Sentences are encoded by the packaged model in fp32, the space the other encoders share."""
+        return self._embedder is None or (type(self._embedder) is Embedder and self._embedder.variant == "fp32")
+
     def _bulk_possible(self) -> bool:
-        same_model = self._embedder is None or (type(self._embedder) is Embedder and self._embedder.variant == "fp32")
-        return same_model and native_bf16()
+        return self._packaged_embedder() and native_bf16()
 
     def _bulk_embed(self):
         """What ingest embeds large inputs with; the model loads only if one comes, and where it cannot
@@ -319,9 +336,10 @@ class Assistant:
         yield copy.deepcopy(answer)
 
     def _cache_key(self, question: str, history: list[str], filters: Filters, generation: str) -> tuple:
-        # Any change to the store (its generation token), the tuning or the reranker misses the cache.
+        # Any change to the store (its generation token), the tuning or the models misses the cache.
         reranker = getattr(self._reranker, "path", self._reranker)
-        return (question, tuple(history), repr(filters), repr(self.tuning), str(reranker), generation)
+        query_encoder = self._query_encoder.model_path.parent if isinstance(self._query_encoder, Embedder) else self._query_encoder
+        return (question, tuple(history), repr(filters), repr(self.tuning), str(reranker), str(query_encoder and Path(query_encoder)), generation)
 
     def _remember(self, key: tuple, answer: Answer) -> None:
         self._answers[key] = answer

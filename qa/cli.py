@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait for another process that holds the embedded store (default 300; never for a running app)",
     )
     parser.add_argument("--reranker", metavar="PATH", help="answer-sentence reranker folder (default: $QA_RERANKER or the shipped models/reranker; 'none': hand-weighted scoring alone)")
+    parser.add_argument("--query-encoder", metavar="PATH", help="question encoder folder (default: $QA_QUERY_ENCODER or the shipped models/query_encoder; 'none': the packaged model)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="index article files and folders (.txt .md .html .json .jsonl)")
@@ -114,11 +115,12 @@ def make_assistant(args: argparse.Namespace, store: Optional[str] = None):
     from qa.assistant import Assistant
     from qa.llm import llm_from_args
 
+    from qa.query_encoder import query_encoder_option
     from qa.rerank import reranker_option
 
     llm, prompts = llm_from_args(args)  # a missing option or package fails here, before any model loads
     options = {"llm": llm, "prompts": prompts, "owner": f"qa {args.command}", "wait": args.wait, "check": args.command != "repair",
-               "reranker": reranker_option(args.reranker)}
+               "reranker": reranker_option(args.reranker), "query_encoder": query_encoder_option(args.query_encoder)}
     if args.chroma_host and not store:
         return Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, **options)
     return Assistant(store=store or args.store, **options)

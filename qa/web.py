@@ -1141,7 +1141,7 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool =
     report = ensure_samples(assistant)
     if report is not None and not quiet:
         print(f"qa: empty store, indexed the sample articles: {report.summary()}")
-    assistant.embedder  # load the model once, before the first request
+    assistant.embedder, assistant.query_embedder  # load the models once, before the first request
     app = build_app(assistant)
     app.queue(default_concurrency_limit=2)
     _, url, _ = app.launch(
@@ -1166,10 +1166,12 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--chroma-host", metavar="HOST", help="use a Chroma server instead")
     parser.add_argument("--chroma-port", metavar="PORT", type=int, default=8000)
     parser.add_argument("--reranker", metavar="PATH", help="answer-sentence reranker folder (default: $QA_RERANKER or models/reranker; 'none': off)")
+    parser.add_argument("--query-encoder", metavar="PATH", help="question encoder folder (default: $QA_QUERY_ENCODER or models/query_encoder; 'none': the packaged model)")
     add_llm_arguments(parser)
     args = parser.parse_args(argv)
     from qa.assistant import Assistant
     from qa.cli import watch_for_crashes
+    from qa.query_encoder import query_encoder_option
     from qa.rerank import reranker_option
 
     if argv is None:  # python app.py: a crash inside Chroma says which store, as `qa serve` does
@@ -1177,7 +1179,8 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     try:
         llm, prompts = llm_from_args(args)
-        options = {"llm": llm, "prompts": prompts, "owner": "app.py", "reranker": reranker_option(args.reranker)}
+        options = {"llm": llm, "prompts": prompts, "owner": "app.py", "reranker": reranker_option(args.reranker),
+                   "query_encoder": query_encoder_option(args.query_encoder)}
         if args.chroma_host:
             assistant = Assistant(chroma_host=args.chroma_host, chroma_port=args.chroma_port, **options)
         else:

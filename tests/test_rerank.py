@@ -97,6 +97,7 @@ def test_training_pairs_label_answer_sentences_and_take_negatives_from_the_same_
     pairs = question_pairs(question, [page], random.Random(0))
     positives = [p for p in pairs if p.label]
     assert [p.candidate for p in positives] == ["Hamlin update. The Buffalo Bills safety is now breathing on his own, the team said."]
+    assert [p.sentence for p in positives] == ["The Buffalo Bills safety is now breathing on his own, the team said."]  # as the store embeds it
     negatives = [p for p in pairs if not p.label]
     assert negatives and all("Buffalo Bills" not in p.candidate for p in negatives)
     assert all(p.candidate.startswith("Hamlin update. ") for p in negatives)
