@@ -27,13 +27,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--questions", type=Path, default=ROOT / "eval" / "questions.jsonl")
     parser.add_argument("--articles", type=Path, default=ROOT / "data" / "sample")
     parser.add_argument("--reranker", default="default", metavar="PATH")
+    parser.add_argument("--query-encoder", default="default", metavar="PATH")
     parser.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE,...", help="qa.select.Tuning fields to change (repeatable)")
     args = parser.parse_args(argv)
 
     from qa.evaluate import evaluate
 
     with tempfile.TemporaryDirectory(prefix="ownset-") as store:
-        assistant = quietly(lambda: product_setup(store, args.reranker))
+        assistant = quietly(lambda: product_setup(store, args.reranker, args.query_encoder))
         assistant.ingest([args.articles])
         shipped = assistant.tuning
         print(f"| variant | {' | '.join(METRICS)} |")

@@ -35,6 +35,7 @@ Run from the repository root:
     .venv/bin/python bench/realtimeqa.py --details /tmp/rtqa.jsonl   # also each question's citations
     .venv/bin/python bench/realtimeqa.py --data ../shared/train/realtimeqa   # the validation split (long ingest)
     .venv/bin/python bench/realtimeqa.py --reranker none   # the product without its reranker
+    .venv/bin/python bench/realtimeqa.py --query-encoder none   # questions read by the packaged model
     .venv/bin/python bench/realtimeqa.py --keep /tmp/k --variant w_rerank=0.1   # re-ask variants; stores kept in /tmp/k
 
 The last line printed is always one JSON object with every figure.
@@ -173,16 +174,19 @@ def timed(call: Callable[[], object]) -> tuple[object, float, str]:
 # --- the product -------------------------------------------------------------
 
 
-def product_setup(store_dir: str, reranker: str = "default"):
+def product_setup(store_dir: str, reranker: str = "default", query_encoder: str = "default"):
     """An Assistant on a fresh embedded store, its shared models loaded and warmed."""
     from index.embedder import shared_embedder
     from qa import Assistant
+    from qa.query_encoder import DEFAULT_PATH as DEFAULT_QUERY_ENCODER
     from qa.rerank import DEFAULT_PATH
 
     embedder = shared_embedder()
     embedder.encode(["Warming up the sentence encoder."])
     reranker = {"default": DEFAULT_PATH, "none": None}.get(reranker, reranker)
-    assistant = Assistant(store=store_dir, embedder=embedder, reranker=reranker)
+    query_encoder = {"default": DEFAULT_QUERY_ENCODER, "none": None}.get(query_encoder, query_encoder)
+    assistant = Assistant(store=store_dir, embedder=embedder, reranker=reranker, query_encoder=query_encoder)
+    assistant.query_embedder.encode_query("Warming up the query encoder?")
     if assistant.reranker is not None:
         assistant.reranker.probabilities("Warming up?", ["Warming up the reranker."])
     bulk = assistant.bulk_embedder()  # the encoder of large ingests, loaded beforehand as the baseline's is
@@ -349,16 +353,20 @@ def figures(run: SystemRun, questions: list[dict], chars: int) -> dict:
 
 # --- the abstention curve and variants ----------------------------------------
 
-def asked_with(assistant, questions: list[dict], tuning=None, reranker="keep") -> dict:
-    """Hit rates of the product re-asked with another tuning and/or reranker; both are restored."""
-    original_tuning, original_reranker = assistant.tuning, assistant._reranker
+def asked_with(assistant, questions: list[dict], tuning=None, reranker="keep", packaged_queries: bool = False) -> dict:
+    """Hit rates of the product re-asked with another tuning and/or reranker, or with questions read by
+    the packaged model instead of the query encoder; all are restored."""
+    retriever = assistant.retriever
+    original = assistant.tuning, assistant._reranker, assistant._query_encoder, retriever.embedder
     try:
-        assistant.tuning = tuning or original_tuning
+        assistant.tuning = tuning or original[0]
         if reranker != "keep":
             assistant._reranker = reranker
+        if packaged_queries:
+            assistant._query_encoder, retriever.embedder = None, assistant.embedder
         return hit_rates(questions, [product_reply(assistant, q["question"]) for q in questions])
     finally:
-        assistant.tuning, assistant._reranker = original_tuning, original_reranker
+        assistant.tuning, assistant._reranker, assistant._query_encoder, retriever.embedder = original
 
 
 def abstention_curve(assistant, questions: list[dict]) -> list[dict]:
@@ -383,12 +391,13 @@ def parse_variant(spec: str, tuning) -> object:
 
 
 def variants(assistant, questions: list[dict], specs: list[str]) -> list[dict]:
-    """The product as shipped, with each ``specs`` tuning, and without the reranker."""
+    """The product as shipped, with each ``specs`` tuning, without the reranker and without the query encoder."""
     original = assistant.tuning
     rows = [{"variant": "as shipped", **asked_with(assistant, questions)}]
     for spec in specs:
         rows.append({"variant": spec, **asked_with(assistant, questions, parse_variant(spec, original))})
     rows.append({"variant": "no reranker", **asked_with(assistant, questions, reranker=None)})
+    rows.append({"variant": "no query encoder", **asked_with(assistant, questions, packaged_queries=True)})
     return rows
 
 
@@ -507,7 +516,7 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict
                                          for name in ("product", "baseline"))
         ingested = args.keep is not None and (args.keep / "ingested").is_file()
         log("loading both models")
-        assistant = product_setup(product_dir, args.reranker)
+        assistant = product_setup(product_dir, args.reranker, args.query_encoder)
         embed_model, vector_store = baseline_setup(baseline_dir)
 
         if ingested:
@@ -546,6 +555,7 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict
         "baseline": figures(baseline_run, questions, chars),
         "candidate_recall": recall,
         "reranker": str(getattr(assistant.reranker, "path", "none")),
+        "query_encoder": str(assistant.query_embedder.model_path),
         "curve": curve_rows,
         "variants": variant_rows,
     }
@@ -563,12 +573,14 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         help="also print the product's abstention curve over min_confidence (default: on)")
     parser.add_argument("--reranker", default="default", metavar="PATH",
                         help="the reranker folder, or 'none' for the hand-weighted scoring alone (default: the shipped one)")
+    parser.add_argument("--query-encoder", default="default", metavar="PATH",
+                        help="the query encoder folder, or 'none' for the packaged model (default: the shipped one)")
     parser.add_argument("--page-chars", type=int, default=5000, metavar="N",
                         help="with the training data folder as --data: the first N characters of each page are indexed (default 5000)")
     parser.add_argument("--split", default="validation", choices=["validation", "held-out"],
                         help="with the training data folder as --data: its validation split, or the training weeks held out of the reranker's training")
     parser.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE,...",
-                        help="also re-ask with these qa.select.Tuning fields changed (repeatable), and without the reranker")
+                        help="also re-ask with these qa.select.Tuning fields changed (repeatable), without the reranker and without the query encoder")
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
                         help="keep both stores in DIR and re-use them on the next run with the same DIR (no ingest figures then)")
     parser.add_argument("--details", type=Path, default=None, metavar="FILE",
@@ -599,7 +611,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         format_table(result["product"], result["baseline"]),
     ]
     recall = ", ".join(f"@{key.rsplit('_', 1)[1]} {100 * value:.1f}%" for key, value in result["candidate_recall"].items())
-    lines += ["", f"Reranker: {result['reranker']}. Answer in the fused candidates (the ceiling): {recall}"]
+    lines += ["", f"Reranker: {result['reranker']}. Query encoder: {result['query_encoder']}. Answer in the fused candidates (the ceiling): {recall}"]
     if result["curve"]:
         lines += ["", "Product abstention trade-off (tuning.min_confidence; * = current):", "", format_curve(result["curve"])]
     if result["variants"]:
