@@ -17,7 +17,7 @@ bench:  ## quality and speed figures against the LlamaIndex baseline
 	bash scripts/setup.sh
 	.venv/bin/python bench/realtimeqa.py
 
-train:  ## rebuild models/reranker/ from ../shared/train/realtimeqa (about an hour on 2 cores; CI never trains)
+train:  ## rebuild models/reranker/ and models/query_encoder/ from ../shared/train/realtimeqa (about 45 minutes on 2 cores; CI never trains)
 	bash scripts/setup.sh
 	.venv/bin/pip install --quiet -c constraints.txt -e ".[train]"
 	.venv/bin/python -m train
