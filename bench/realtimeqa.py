@@ -357,16 +357,16 @@ def asked_with(assistant, questions: list[dict], tuning=None, reranker="keep", p
     """Hit rates of the product re-asked with another tuning and/or reranker, or with questions read by
     the packaged model instead of the query encoder; all are restored."""
     retriever = assistant.retriever
-    original = assistant.tuning, assistant._reranker, assistant._query_encoder, retriever.embedder
+    original = assistant.tuning, assistant._reranker, retriever.embedder
     try:
         assistant.tuning = tuning or original[0]
         if reranker != "keep":
             assistant._reranker = reranker
         if packaged_queries:
-            assistant._query_encoder, retriever.embedder = None, assistant.embedder
+            retriever.embedder = assistant.embedder
         return hit_rates(questions, [product_reply(assistant, q["question"]) for q in questions])
     finally:
-        assistant.tuning, assistant._reranker, assistant._query_encoder, retriever.embedder = original
+        assistant.tuning, assistant._reranker, retriever.embedder = original
 
 
 def abstention_curve(assistant, questions: list[dict]) -> list[dict]:

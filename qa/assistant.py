@@ -338,8 +338,8 @@ class Assistant:
     def _cache_key(self, question: str, history: list[str], filters: Filters, generation: str) -> tuple:
         # Any change to the store (its generation token), the tuning or the models misses the cache.
         reranker = getattr(self._reranker, "path", self._reranker)
-        query_encoder = self._query_encoder.model_path.parent if isinstance(self._query_encoder, Embedder) else self._query_encoder
-        return (question, tuple(history), repr(filters), repr(self.tuning), str(reranker), str(query_encoder and Path(query_encoder)), generation)
+        question_reader = self.retriever.embedder.model_path  # the model that reads questions, once loaded
+        return (question, tuple(history), repr(filters), repr(self.tuning), str(reranker), str(question_reader), generation)
 
     def _remember(self, key: tuple, answer: Answer) -> None:
         self._answers[key] = answer
