@@ -23,7 +23,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -62,6 +62,18 @@ def check_pipeline(folder: Path) -> None:
     modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True] or [f"pooling_mode_{pooling.get('pooling_mode')}"]
     if modules != ["Transformer", "Pooling", "Normalize"] or modes not in (["pooling_mode_mean_tokens"], ["pooling_mode_mean"]):
         raise ModelError(f"{folder}: expected Transformer, mean Pooling, Normalize; found {modules} with {modes}")
+
+
+def model_folder_option(value: str | None, variable: str, default: Path, missing: Callable[[Path], Exception]) -> Path | None:
+    """The folder of a trained model (``qa.rerank``, ``qa.query_encoder``) that an option or, unset, ``$variable``
+    names: a folder, "none" for no model, or (empty) ``default``. A folder without model.onnx raises ``missing(folder)``."""
+    value = value if value is not None else os.environ.get(variable, "")
+    if value.strip().lower() == "none":
+        return None
+    path = Path(value).expanduser() if value.strip() else default
+    if not (path / "model.onnx").is_file():
+        raise missing(path)
+    return path
 
 
 def cache_root() -> Path:

@@ -8,13 +8,12 @@ does; the packaged model still reads questions when the caller chose another sen
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
 from index.embedder import Embedder
-from index.onnx_model import OUTPUT_NAME
+from index.onnx_model import OUTPUT_NAME, model_folder_option
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "models" / "query_encoder"
 
@@ -26,13 +25,8 @@ class QueryEncoderError(ValueError):
 def query_encoder_option(value: Optional[str]) -> Optional[Path]:
     """The query encoder a ``--query-encoder`` option or ``$QA_QUERY_ENCODER`` names: a folder, "none"
     for the packaged model, or (unset) the shipped one. A folder without the model is an error."""
-    value = value if value is not None else os.environ.get("QA_QUERY_ENCODER", "")
-    if value.strip().lower() == "none":
-        return None
-    path = Path(value).expanduser() if value.strip() else DEFAULT_PATH
-    if not (path / "model.onnx").is_file():
-        raise QueryEncoderError(f"{path}: no query encoder there (a query encoder folder holds model.onnx, as `python -m train query` writes it)")
-    return path
+    return model_folder_option(value, "QA_QUERY_ENCODER", DEFAULT_PATH, lambda path: QueryEncoderError(
+        f"{path}: no query encoder there (a query encoder folder holds model.onnx, as `python -m train query` writes it)"))
 
 
 @lru_cache(maxsize=4)

@@ -7,7 +7,6 @@ RealTimeQA training split (``models/reranker/card.json``); like the embedder it 
 
 from __future__ import annotations
 
-import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Optional, Union
 import numpy as np
 
 from index.embedder import length_batches, onnx_session
+from index.onnx_model import model_folder_option
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "models" / "reranker"
 MAX_TOKENS = 128  # question and candidate together, as in training
@@ -89,13 +89,8 @@ class Reranker:
 def reranker_option(value: Optional[str]) -> Optional[Path]:
     """The reranker a ``--reranker`` option or ``$QA_RERANKER`` names: a folder, "none" for the
     hand-weighted scoring alone, or (unset) the shipped model. A folder without the model is an error."""
-    value = value if value is not None else os.environ.get("QA_RERANKER", "")
-    if value.strip().lower() == "none":
-        return None
-    path = Path(value).expanduser() if value.strip() else DEFAULT_PATH
-    if not (path / "model.onnx").is_file():
-        raise RerankerError(f"{path}: no reranker there (a reranker folder holds model.onnx and tokenizer.json, as `python -m train` writes them)")
-    return path
+    return model_folder_option(value, "QA_RERANKER", DEFAULT_PATH, lambda path: RerankerError(
+        f"{path}: no reranker there (a reranker folder holds model.onnx and tokenizer.json, as `python -m train` writes them)"))
 
 
 @lru_cache(maxsize=4)
