@@ -18,8 +18,9 @@ CARD = json.loads((DEFAULT_PATH / "card.json").read_text())
 def test_the_shipped_file_is_the_one_the_card_describes():
     assert sha256_of(DEFAULT_PATH / "model.onnx") == CARD["sha256"]
     assert (DEFAULT_PATH / "model.onnx").stat().st_size <= 30 * 2**20
-    # trained: better than the untrained start on the validation pairs
-    assert CARD["validation_pairs_onnx_int8"]["hit@1"] > CARD["validation_pairs_before"]["hit@1"] + 0.2
+    # trained: better than the untrained start (a random one-logit head) on the validation pairs
+    trained, untrained = CARD["validation_pairs_onnx_int8"], CARD["validation_pairs_before"]
+    assert trained["hit@1"] > untrained["hit@1"] + 0.15 and trained["mrr"] > untrained["mrr"] + 0.15
 
 
 def test_the_product_reranks_with_the_shipped_model_by_default(sample_assistant):
