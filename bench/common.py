@@ -9,7 +9,7 @@ library is imported::
     import common  # noqa: E402
 
 Every script's last line of output is one JSON object (``envelope``): the benchmark's name,
-date, commit and whether ``qa/`` or ``index/`` had uncommitted changes, the arguments it
+date, commit and whether ``qa/``, ``index/`` or ``models/`` had uncommitted changes, the arguments it
 ran with, its figures, runtime, load average at start and end, and the number of cores.
 """
 
@@ -175,7 +175,7 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def git_state() -> dict:
-    """The commit benchmarked and whether qa/ or index/ had uncommitted changes."""
+    """The commit benchmarked and whether qa/, index/ or models/ had uncommitted changes."""
 
     def git(*args: str) -> str:
         try:
@@ -183,7 +183,7 @@ def git_state() -> dict:
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain", "--", "qa", "index"))}
+    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain", "--", "qa", "index", "models"))}
 
 
 @dataclass(frozen=True)
@@ -214,8 +214,8 @@ def envelope(benchmark: str, start: RunStart, args: argparse.Namespace, **figure
 
 
 def commit_note(result: dict) -> str:
-    """``commit abc1234``, and whether qa/ or index/ had uncommitted changes, for a table's heading."""
-    return f"commit {result['commit']}{' + uncommitted qa/index changes' if result['dirty'] else ''}"
+    """``commit abc1234``, and whether qa/, index/ or models/ had uncommitted changes, for a table's heading."""
+    return f"commit {result['commit']}{' + uncommitted qa/index/models changes' if result['dirty'] else ''}"
 
 
 def machine_line(result: dict) -> str:
