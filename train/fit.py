@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--train", type=Path, required=True, help="train.pairs JSONL (training split)")
     parser.add_argument("--validation", type=Path, required=True, help="train.pairs JSONL (validation split)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--layers", type=int, default=3)  # 4 ranked no better and took a third longer (bench/README.md, session 12)
+    parser.add_argument("--layers", type=int, default=3)  # 4: no better over the three sets together, a fifth slower per ask (bench/README.md, session 12)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--max-steps", type=int, default=-1)
