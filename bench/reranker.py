@@ -20,7 +20,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_DATA, add_json_flag, envelope, finish, logger, percentile, quietly, report, start_run  # noqa: E402
+from common import DEFAULT_DATA, add_json_flag, data_missing, envelope, finish, logger, percentile, quietly, report, start_run  # noqa: E402
 from realtimeqa import WARM_UP_QUESTION, SystemRun, load_dev_set, product_ingest, product_setup  # noqa: E402
 
 log = logger("reranker")
@@ -49,6 +49,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="passes over the questions")
     add_json_flag(parser)
     args = parser.parse_args(argv)
+    if data_missing(args.data):
+        return 2
     start = start_run()
 
     from qa.rerank import DEFAULT_PATH, Reranker
