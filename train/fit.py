@@ -24,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from index.onnx_model import additive_mask, model_dir, quantize_int8, sha256_of  # noqa: E402
+from train.card import write_model_card  # noqa: E402
 from train.pairs import HELD_OUT_FROM, held_out  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,16 +146,9 @@ def export_onnx(model, dest: Path) -> None:
 
 
 def write_card(folder: Path, card: dict) -> None:
-    """card.json, and the same facts as a short README.md for people."""
-    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    """The reranker's card.json and README.md (``train.card``)."""
     rate = lambda key: "hit@1 {hit@1:.3f}, MRR {mrr:.3f} over {questions} questions".format(**card[key])
-    lines = [
-        "# Answer-sentence reranker",
-        "",
-        f"{card['what']}. Used by `qa.rerank`: its probability joins the score that orders the retrieved candidates.",
-        "",
-        f"- **Base:** {card['base']}.",
-        f"- **Data:** {card['data']}.",
+    write_model_card(folder, card, "Answer-sentence reranker", "Used by `qa.rerank`: its probability joins the score that orders the retrieved candidates.", [
         f"- **Pairs:** {card['pairs']['train']:,} training ({card['pairs']['train_positive']:,} positive), {card['pairs']['validation']:,} validation (`train/pairs.py`).",
         "- **Training:** {loss}, {epochs:g} epochs = {steps} steps of {batch_size}, learning rate {learning_rate:g}, "
         "inputs cut at {max_length} tokens, seed {seed}, {seconds} s on this machine's CPU.".format(**card["training"]),
@@ -164,10 +158,7 @@ def write_card(folder: Path, card: dict) -> None:
         "- **Reads the question** (validation: is a question's own answer sentence scored above 7 other questions' answer sentences; "
         f"chance {card['validation_question_sensitivity_after']['chance']:.3f}): untrained {card['validation_question_sensitivity_before']['hit@1']:.3f}, "
         f"trained {card['validation_question_sensitivity_after']['hit@1']:.3f}.",
-        f"- **File:** {card['file']}, sha256 `{card['sha256']}`.",
-        f"- **Rebuild:** `{card['command']}` (or `make train`). The product's figures with it are in bench/README.md.",
-    ]
-    (folder / "README.md").write_text("\n".join(lines) + "\n")
+    ])
 
 
 def main() -> None:

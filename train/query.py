@@ -28,6 +28,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from index.onnx_model import export_fp32, model_dir, quantize_int8, sha256_of  # noqa: E402
 from train.fit import load_pairs  # noqa: E402
+from train.card import write_model_card  # noqa: E402
 from train.pairs import HELD_OUT_FROM, held_out  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,17 +99,10 @@ def train(model, vectors: dict, questions: dict[str, dict], epochs: int, batch_s
 
 
 def write_card(folder: Path, card: dict) -> None:
-    """card.json, and the same facts as a short README.md for people."""
-    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    """The query encoder's card.json and README.md (``train.card``)."""
     rate = lambda key: "hit@1 {hit@1:.3f}, MRR {mrr:.3f}".format(**card[key])
     t = card["training"]
-    lines = [
-        "# Query encoder",
-        "",
-        f"{card['what']}. Used by `qa.query_encoder`: retrieval and the dense similarity of the score read questions with it.",
-        "",
-        f"- **Base:** {card['base']}.",
-        f"- **Data:** {card['data']}.",
+    write_model_card(folder, card, "Query encoder", "Used by `qa.query_encoder`: retrieval and the dense similarity of the score read questions with it.", [
         f"- **Questions:** {card['questions']['train']:,} training, {card['questions']['validation']:,} validation (`train/pairs.py`).",
         f"- **Training:** {t['loss']}, {t['epochs']} epochs = {t['steps']} steps of {t['batch_size']} questions, learning rate {t['learning_rate']:g}, "
         f"scale {t['scale']:g}, seed {t['seed']}, {t['seconds']} s on this machine's CPU; "
@@ -116,10 +110,7 @@ def write_card(folder: Path, card: dict) -> None:
         f"- **Validation** (is the sentence nearest the question among its pairs an answer; {card['validation_packaged']['questions']} questions): "
         f"packaged model {rate('validation_packaged')}; trained (torch) {rate('validation_trained_torch')}; averaged (torch) {rate('validation_torch')}; "
         f"ONNX fp32 {rate('validation_onnx_fp32')}; ONNX int8 (shipped) {rate('validation_onnx_int8')}.",
-        f"- **File:** {card['file']}, sha256 `{card['sha256']}`.",
-        f"- **Rebuild:** `{card['command']}` (or `make train`). The product's figures with it are in bench/README.md.",
-    ]
-    (folder / "README.md").write_text("\n".join(lines) + "\n")
+    ])
 
 
 def main() -> None:
