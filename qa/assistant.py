@@ -22,7 +22,7 @@ from qa.question import SAID, analyze, asked_parts, correct_names, followup_read
 from qa.query_encoder import DEFAULT_PATH as DEFAULT_QUERY_ENCODER, shared_query_encoder
 from qa.rerank import DEFAULT_PATH as DEFAULT_RERANKER, Reranker, candidate_text, shared_reranker
 from qa.retrieve import Filters, Retriever
-from qa.select import Tuning, order_for_reading, select
+from qa.select import Tuning, order_for_reading, select, worth_reranking
 
 from qa.llm import DEFAULT_THRESHOLDS, Prompts, Thresholds, condense, finish, load_prompts, not_found_text, sources_of, stream_generate
 
@@ -409,11 +409,14 @@ class Assistant:
         lexical = retriever.table(generation)
         # One table for the whole ask: candidates, term weights and citation metadata agree.
         candidates = retriever.candidates(analysis.text, analysis.terms, filters, table=lexical)
-        self._rerank(analysis.text, candidates)
 
         @functools.cache
         def article_names(doc_id: str, speaker: str) -> str:
             return " ".join(full_names(speaker, lexical.article_texts(doc_id)))
+
+        if self.reranker is not None:
+            head = candidates[: self.tuning.rerank_candidates]
+            self._rerank(analysis.text, worth_reranking(analysis, head, lexical.idf, self.tuning, lexical.knows, article_names, set(exclude)))
 
         groups, _, sure = select(
             analysis,
@@ -431,12 +434,9 @@ class Assistant:
         return answer
 
     def _rerank(self, question: str, candidates: list) -> None:
-        """The reranker's probability on the best fused candidates (the rest stay unscored)."""
-        if self.reranker is None or not candidates:
-            return
-        head = candidates[: self.tuning.rerank_candidates]
-        texts = [candidate_text(c.title, c.sentence.text) for c in head]
-        for candidate, probability in zip(head, self.reranker.probabilities(question, texts)):
+        """The reranker's probability on these candidates (the rest stay unscored)."""
+        texts = [candidate_text(c.title, c.sentence.text) for c in candidates]
+        for candidate, probability in zip(candidates, self.reranker.probabilities(question, texts)):
             candidate.probability = float(probability)
 
     def _compose(self, question: str, resolved: str, groups, table) -> Answer:

@@ -232,6 +232,44 @@ def score_candidates(
     return scored
 
 
+def _speaks_on_topic(item: Scored, question: Question) -> bool:
+    return item.speaker_match and (item.coverage > 0 or not question.topic)
+
+
+def may_answer(question: Question, scored: list[Scored], tuning: Tuning) -> list[Scored]:
+    """The scored sentences that may answer at all, in their order."""
+    if question.kind == SAID and question.speaker:
+        # Only the speaker's own words (quoted or reported) answer "what did X say";
+        # a sentence that merely mentions X is someone else speaking.
+        scored = [s for s in scored if _speaks_on_topic(s, question)]
+    if question.kind == HOW_MANY:
+        # A count is the answer: a sentence without a number does not answer "how many".
+        scored = [s for s in scored if has_answer_type(HOW_MANY, s.candidate.sentence.text, question)]
+    # A sentence whose context misses most of the question is off topic however similar it
+    # reads; the next candidate may still answer, so drop it rather than abstain.
+    return [s for s in scored if s.context_coverage >= tuning.min_context_coverage]
+
+
+def worth_reranking(
+    question: Question,
+    head: list[Candidate],
+    idf: Callable[[str], float],
+    tuning: Tuning,
+    known: Callable[[str], bool] = lambda t: True,
+    full_names: Callable[[str, str], str] = lambda doc_id, name: "",
+    exclude: set[tuple[str, int]] = frozenset(),
+) -> list[Candidate]:
+    """The candidates of ``head`` whose reranker probability could change the answer. The reranker
+    adds at most ``w_rerank``; a sentence that cannot answer, or that scores so far under the best
+    that even the full ``w_rerank`` leaves it below ``keep_ratio`` of it, is never cited for it."""
+    head = [c for c in head if (c.sentence.doc_id, c.sentence.start) not in exclude]
+    scored = may_answer(question, score_candidates(question, head, idf, tuning, known, full_names), tuning)
+    if not scored:
+        return []
+    floor = scored[0].score * tuning.keep_ratio - tuning.w_rerank
+    return [s.candidate for s in scored if s.score >= floor]
+
+
 def missing_share(question: Question, idf: Callable[[str], float], known: Callable[[str], bool]) -> tuple[float, list[str]]:
     """Share of the question's weight that no indexed sentence contains, and those terms."""
     missing = [t for t in question.terms if not known(t)]
@@ -260,20 +298,11 @@ def select(
         # A name no article mentions: whatever else matches is about something else.
         return [], f"no article mentions {', '.join(missing_names)}", 0.0
 
-    scored = [s for s in score_candidates(question, candidates, idf, tuning, known, full_names) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
-    everything = scored  # a headline's source answers through the headline, whatever the filters below say
-    if question.kind == SAID and question.speaker:
-        # Only the speaker's own words (quoted or reported) answer "what did X say";
-        # a sentence that merely mentions X is someone else speaking.
-        scored = [s for s in scored if s.speaker_match and (s.coverage > 0 or not question.topic)]
-        if not scored:
-            return [], f"nothing {question.speaker} said on this was found", 0.0
-    if question.kind == HOW_MANY:
-        # A count is the answer: a sentence without a number does not answer "how many".
-        scored = [s for s in scored if has_answer_type(HOW_MANY, s.candidate.sentence.text, question)]
-    # A sentence whose context misses most of the question is off topic however similar it
-    # reads; the next candidate may still answer, so drop it rather than abstain.
-    scored = [s for s in scored if s.context_coverage >= tuning.min_context_coverage]
+    everything = [s for s in score_candidates(question, candidates, idf, tuning, known, full_names) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
+    # (a headline's source answers through the headline, whatever the filters below say)
+    if question.kind == SAID and question.speaker and not any(_speaks_on_topic(s, question) for s in everything):
+        return [], f"nothing {question.speaker} said on this was found", 0.0
+    scored = may_answer(question, everything, tuning)
     if not scored:
         return [], "no sentence matched", 0.0
     best = scored[0]

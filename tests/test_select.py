@@ -7,7 +7,7 @@ import numpy as np
 from index.store import StoredSentence
 from qa.question import HOW_MANY, SAID, WHEN, WHERE, WHO, analyze
 from qa.retrieve import Candidate
-from qa.select import Tuning, describes_the_thing, has_answer_type, names_the_thing, refers_without_naming, select
+from qa.select import Tuning, describes_the_thing, has_answer_type, names_the_thing, refers_without_naming, select, worth_reranking
 
 
 def test_a_date_is_not_a_count():
@@ -310,3 +310,25 @@ def test_an_answer_carries_its_confidence(sample_assistant):
     assert not answered.abstained and off_topic.abstained
     assert answered.confidence >= sample_assistant.tuning.min_confidence > off_topic.confidence
     assert answered.to_dict()["confidence"] == answered.confidence
+
+
+def test_the_reranker_reads_only_sentences_it_could_bring_into_the_answer():
+    """The reranker adds at most ``w_rerank``: a sentence that far under the best stays out of the
+    answer whatever it says, so it is not worth the model's time; one within reach is."""
+    question = analyze("Why did the city council close Riverside Park?")
+    candidates = [
+        _candidate("The city council closed Riverside Park because of flooding.", 0.80, doc="b", position=0, axis=0),
+        _candidate("Riverside Park was closed by the city council after a vote.", 0.72, position=1, axis=1),
+        _candidate("The council met on Tuesday.", 0.30, position=2, axis=2),
+        _candidate("Flooding hit the city.", 0.25, position=3, axis=3),
+    ]
+    tuning = Tuning()
+    options = {"idf": lambda t: 2.0, "known": lambda t: True, "tuning": tuning}
+    chosen = worth_reranking(question, candidates, **options)
+    assert [c.sentence.position for c in chosen] == [0, 1]
+    # Even at the most the reranker can say, the sentences left out are not cited.
+    for candidate in candidates:
+        candidate.probability = 0.0 if candidate in chosen else 1.0
+    assert {position for _, position in _cited(question, candidates, tuning=tuning)} <= {0, 1}
+    # A sentence the question excludes ("what else") does not set the bar.
+    assert [c.sentence.position for c in worth_reranking(question, candidates, exclude={("b", 0)}, **options)] == [1]
