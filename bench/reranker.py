@@ -2,7 +2,9 @@
 
 Each question is asked with every reranker named (the shipped one and none always among them)
 before the next question, so noise from other jobs on the machine falls on all alike; the table gives
-p50/p95 and each one's ratio to asking without a reranker. Quality with another reranker comes from
+p50/p95 and each one's ratio to asking without a reranker. The shipped one is also asked the way it ran
+before session 13, on every one of the best fused candidates rather than only those it could bring
+into the answer (``qa.select.worth_reranking``). Quality with another reranker comes from
 ``bench/realtimeqa.py --reranker PATH``.
 
     .venv/bin/python bench/reranker.py                                   # shipped against none
@@ -23,20 +25,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEFAULT_DATA, add_json_flag, data_missing, envelope, finish, logger, percentile, quietly, report, start_run  # noqa: E402
 from realtimeqa import WARM_UP_QUESTION, SystemRun, load_dev_set, product_ingest, product_setup  # noqa: E402
 
+import qa.assistant  # noqa: E402
+
+WITHIN_REACH = qa.assistant.worth_reranking
+
 log = logger("reranker")
 
 
+def every_candidate(question, head, *args, **kwargs) -> list:
+    return head
+
+
 def timed_asks(assistant, questions: list[dict], rerankers: dict, repeats: int) -> dict[str, list[float]]:
-    """Milliseconds of each question's ask with each reranker (None: without one), in turn, ``repeats`` times."""
+    """Milliseconds of each question's ask with each (reranker, which candidates it reads) in turn,
+    ``repeats`` times; a reranker of None asks without one."""
     times: dict[str, list[float]] = {name: [] for name in rerankers}
     for _ in range(repeats):
-        assistant._answers.clear()  # each pass answers afresh, not from the answer cache
         for q in questions:
-            for name, reranker in rerankers.items():
+            for name, (reranker, chooser) in rerankers.items():
                 assistant._reranker = reranker
+                qa.assistant.worth_reranking = chooser
+                assistant._answers.clear()  # answered afresh, not from the answer cache
                 started = time.perf_counter()
                 assistant.ask(q["question"])
                 times[name].append((time.perf_counter() - started) * 1000)
+    qa.assistant.worth_reranking = WITHIN_REACH
     return times
 
 
@@ -62,8 +75,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not (args.keep and (args.keep / "ingested").is_file()):
             log(f"ingesting {articles_path}")
             product_ingest(assistant, articles_path, SystemRun("product"))
-        rerankers = {"shipped": Reranker(DEFAULT_PATH), **{path: Reranker(path) for path in args.reranker}, "none": None}
-        for reranker in filter(None, rerankers.values()):
+        shipped = Reranker(DEFAULT_PATH)
+        rerankers = {
+            "shipped": (shipped, WITHIN_REACH),
+            "shipped, every candidate": (shipped, every_candidate),
+            **{path: (Reranker(path), WITHIN_REACH) for path in args.reranker},
+            "none": (None, WITHIN_REACH),
+        }
+        for reranker in {id(r): r for r, _ in rerankers.values() if r is not None}.values():
             reranker.probabilities("Warming up?", ["Warming up the reranker."])
         assistant.ask(WARM_UP_QUESTION)
         log(f"asking {len(questions)} questions {args.repeats} times with each of {len(rerankers)} rerankers")
