@@ -36,7 +36,8 @@ class Tuning:
     max_said_sentences: int = 3
     duplicate_cosine: float = 0.95
     min_headline_share: float = 0.40  # a body sentence holding this share of a headline's terms is its source
-    # The trained reranker (qa.rerank) reads the best fused candidates; its probability joins the score.
+    # The trained reranker (qa.rerank) reads the best fused candidates it could bring into the answer
+    # (worth_reranking); its probability joins the score.
     rerank_candidates: int = 12
     w_rerank: float = 0.10
     # Abstention: the best sentence's evidence (its score, less the weight of question terms no
