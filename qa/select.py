@@ -299,8 +299,8 @@ def select(
         # A name no article mentions: whatever else matches is about something else.
         return [], f"no article mentions {', '.join(missing_names)}", 0.0
 
+    # a headline's source answers through the headline, whatever may_answer says of it: keep them all
     everything = [s for s in score_candidates(question, candidates, idf, tuning, known, full_names) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
-    # (a headline's source answers through the headline, whatever the filters below say)
     if question.kind == SAID and question.speaker and not any(_speaks_on_topic(s, question) for s in everything):
         return [], f"nothing {question.speaker} said on this was found", 0.0
     scored = may_answer(question, everything, tuning)
