@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import DEFAULT_DATA, logger, quietly  # noqa: E402
-from realtimeqa import SystemRun, asked_with, load_benchmark, product_ingest, product_setup  # noqa: E402
+from realtimeqa import asked_with, kept_product, load_benchmark, product_setup  # noqa: E402
 
 import qa.select as select  # noqa: E402
 
@@ -65,9 +65,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ablate-") as work:
         articles_path, _, questions = load_benchmark(args.data, Path(work), args.split, args.page_chars)
         assistant = quietly(lambda: product_setup(str(args.keep / "product"), args.reranker))
-        if not (args.keep / "ingested").is_file():
-            log(f"ingesting {articles_path}")
-            product_ingest(assistant, articles_path, SystemRun("product"))
+        kept_product(assistant, articles_path, args.keep)
         rows = [("all rules (as shipped)", asked_with(assistant, questions))]
         for name, changes, patch in ABLATIONS:
             if args.only and not any(part in name for part in args.only):

@@ -28,7 +28,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_DATA, add_json_flag, envelope, finish, logger, quietly, report, start_run  # noqa: E402
-from realtimeqa import SystemRun, asked_with, format_curve, load_benchmark, product_ingest, product_setup  # noqa: E402
+from realtimeqa import asked_with, format_curve, kept_product, load_benchmark, product_setup  # noqa: E402
 
 log = logger("calibrate")
 THRESHOLDS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -88,11 +88,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         articles_path, _, questions = load_benchmark(args.data, Path(work), args.split, args.page_chars, answerable_only=False)
         store = args.keep / "product" if args.keep else Path(work) / "product"
         assistant = quietly(lambda: product_setup(str(store)))
-        if not (args.keep and (args.keep / "ingested").is_file()):
-            log(f"ingesting {articles_path}")
-            product_ingest(assistant, articles_path, SystemRun("product"))
-            if args.keep:
-                (args.keep / "ingested").touch()
+        kept_product(assistant, articles_path, args.keep)
         shipped = assistant.tuning
         fitted = {}
         if args.fit:

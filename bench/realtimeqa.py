@@ -207,6 +207,21 @@ def product_ingest(assistant, articles_path: Path, run: SystemRun) -> None:
         print(f"product skipped {skipped}", file=sys.stderr)
 
 
+def ingested_marker(keep: Path, system: str) -> Path:
+    """The file in a ``--keep`` folder that says ``system``'s store there holds the whole corpus."""
+    return keep / f"ingested-{system}"
+
+
+def kept_product(assistant, articles_path: Path, keep: Optional[Path]) -> None:
+    """For the product-only benches: ingest the corpus unless the ``--keep`` folder's product store holds it."""
+    if keep is not None and ingested_marker(keep, "product").is_file():
+        return
+    log(f"ingesting {articles_path}")
+    product_ingest(assistant, articles_path, SystemRun("product"))
+    if keep is not None:
+        ingested_marker(keep, "product").touch()
+
+
 def product_reply(assistant, question: str) -> Reply:
     answer, seconds, error = timed(lambda: assistant.ask(question))
     if answer is None:
@@ -435,7 +450,7 @@ def _compare(product, baseline, kind: str) -> str:
     if kind == "rate":
         return f"{100 * (product - baseline):+.1f} pts"
     if kind == "ratio":
-        return f"x{product / baseline:.2f}" if baseline else "n/a"
+        return f"x{product / baseline:.2f}" if baseline and product else "n/a"  # 0: that store was kept, not ingested
     return f"{product - baseline:+,.2f}" if isinstance(product, float) else f"{product - baseline:+,}"
 
 
@@ -514,24 +529,29 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[dict, list[dict
         else:
             product_dir, baseline_dir = (stack.enter_context(tempfile.TemporaryDirectory(prefix=f"rtqa-{name}-", ignore_cleanup_errors=True))
                                          for name in ("product", "baseline"))
-        ingested = args.keep is not None and (args.keep / "ingested").is_file()
+        kept = {system: args.keep is not None and ingested_marker(args.keep, system).is_file() for system in ("product", "baseline")}
         log("loading both models")
         assistant = product_setup(product_dir, args.reranker, args.query_encoder)
         embed_model, vector_store = baseline_setup(baseline_dir)
 
-        if ingested:
-            from llama_index.core import VectorStoreIndex
-
-            log("re-using the kept stores")
-            retriever = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model).as_retriever(similarity_top_k=TOP_N)
+        if kept["product"]:
+            log("re-using the kept product store")
         else:
             log(f"ingesting {len(articles)} articles ({chars:,} chars): product")
             product_ingest(assistant, articles_path, product_run)
-            log(f"  {product_run.ingest_seconds:.1f}s; baseline")
+            log(f"  {product_run.ingest_seconds:.1f}s")
+        if kept["baseline"]:
+            from llama_index.core import VectorStoreIndex
+
+            log("re-using the kept baseline store")
+            retriever = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model).as_retriever(similarity_top_k=TOP_N)
+        else:
+            log("ingesting: baseline")
             retriever = baseline_ingest(embed_model, vector_store, articles_path, baseline_run)
             log(f"  {baseline_run.ingest_seconds:.1f}s")
-            if args.keep:
-                (args.keep / "ingested").touch()
+        if args.keep:
+            for system in kept:
+                ingested_marker(args.keep, system).touch()
 
         log(f"asking {len(questions)} questions")
         ask_both(assistant, retriever, questions, product_run, baseline_run)

@@ -23,7 +23,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_DATA, add_json_flag, data_missing, envelope, finish, logger, percentile, quietly, report, start_run  # noqa: E402
-from realtimeqa import WARM_UP_QUESTION, SystemRun, load_dev_set, product_ingest, product_setup  # noqa: E402
+from realtimeqa import WARM_UP_QUESTION, kept_product, load_dev_set, product_setup  # noqa: E402
 
 import qa.assistant  # noqa: E402
 
@@ -72,9 +72,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="reranker-bench-") as work:
         store = args.keep / "product" if args.keep else Path(work) / "product"
         assistant = quietly(lambda: product_setup(str(store)))
-        if not (args.keep and (args.keep / "ingested").is_file()):
-            log(f"ingesting {articles_path}")
-            product_ingest(assistant, articles_path, SystemRun("product"))
+        kept_product(assistant, articles_path, args.keep)
         shipped = Reranker(DEFAULT_PATH)
         rerankers = {
             "shipped": (shipped, WITHIN_REACH),
