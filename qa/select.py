@@ -233,6 +233,11 @@ def score_candidates(
     return scored
 
 
+def _allowed(candidates: list[Candidate], exclude: set[tuple[str, int]]) -> list[Candidate]:
+    """The candidates whose (article, start) is not excluded ("what else": not the same sentences again)."""
+    return [c for c in candidates if (c.sentence.doc_id, c.sentence.start) not in exclude]
+
+
 def _speaks_on_topic(item: Scored, question: Question) -> bool:
     return item.speaker_match and (item.coverage > 0 or not question.topic)
 
@@ -263,8 +268,7 @@ def worth_reranking(
     """The candidates of ``head`` whose reranker probability could change the answer. The reranker
     adds at most ``w_rerank``; a sentence that cannot answer, or that scores so far under the best
     that even the full ``w_rerank`` leaves it below ``keep_ratio`` of it, is never cited for it."""
-    head = [c for c in head if (c.sentence.doc_id, c.sentence.start) not in exclude]
-    scored = may_answer(question, score_candidates(question, head, idf, tuning, known, full_names), tuning)
+    scored = may_answer(question, score_candidates(question, _allowed(head, exclude), idf, tuning, known, full_names), tuning)
     if not scored:
         return []
     floor = scored[0].score * tuning.keep_ratio - tuning.w_rerank
@@ -300,11 +304,11 @@ def select(
         return [], f"no article mentions {', '.join(missing_names)}", 0.0
 
     # a headline's source answers through the headline, whatever may_answer says of it: keep them all
-    everything = [s for s in score_candidates(question, candidates, idf, tuning, known, full_names) if (s.candidate.sentence.doc_id, s.candidate.sentence.start) not in exclude]
-    if question.kind == SAID and question.speaker and not any(_speaks_on_topic(s, question) for s in everything):
-        return [], f"nothing {question.speaker} said on this was found", 0.0
+    everything = score_candidates(question, _allowed(candidates, exclude), idf, tuning, known, full_names)
     scored = may_answer(question, everything, tuning)
     if not scored:
+        if question.kind == SAID and question.speaker and not any(_speaks_on_topic(s, question) for s in everything):
+            return [], f"nothing {question.speaker} said on this was found", 0.0
         return [], "no sentence matched", 0.0
     best = scored[0]
     # Scoring leaves out terms no article holds (they cannot rank sentences); the verdict counts
